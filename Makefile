@@ -1,0 +1,28 @@
+# `make demo` and `make test` are all a newcomer needs: each creates .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
+
+.PHONY: demo test sample clean
+
+$(VENV)/.requirements: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(VENV)/.requirements-test: requirements-test.txt $(VENV)/.requirements
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
+	touch $@
+
+demo: $(VENV)/.requirements
+	$(OFFLINE) HF_HOME=$(CURDIR)/.hf-demo $(PY) -m tools.demo
+
+test: $(VENV)/.requirements-test
+	$(PY) -m pytest
+
+sample: $(VENV)/.requirements
+	$(PY) -m tools.sample data/sample
+
+clean:
+	rm -rf $(VENV) .hf-demo .pytest_cache

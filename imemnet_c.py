@@ -1,0 +1,583 @@
+"""IMEMNet-C: images, music clips and music captions in valence-arousal space (MMVA, AAAI 2025)."""
+
+import bz2
+import collections
+import csv
+import dataclasses
+import gzip
+import lzma
+import os
+import re
+import shutil
+import tarfile
+import tempfile
+import textwrap
+import zipfile
+from typing import NamedTuple, Optional
+
+import datasets
+
+_CITATION = """\
+@inproceedings{choi2025mmva,
+  title     = {{MMVA}: Multimodal Matching Based on Valence and Arousal across Images, Music, and Musical Captions},
+  author    = {Choi, Suhwan and Kim, Kyu Won and Kim, Myungjoo},
+  booktitle = {AAAI 2025 Workshop on Artificial Intelligence for Music},
+  year      = {2025},
+  eprint    = {2501.01094},
+  archivePrefix = {arXiv}
+}
+@inproceedings{zhao2020imemnet,
+  title     = {Emotion-Based End-to-End Matching Between Image and Music in Valence-Arousal Space},
+  author    = {Zhao, Sicheng and Li, Yaxian and Yao, Xingxu and Nie, Weizhi and Xu, Pengfei and Yang, Jufeng and Keutzer, Kurt},
+  booktitle = {Proceedings of the 28th ACM International Conference on Multimedia},
+  pages     = {2945--2954},
+  year      = {2020},
+  doi       = {10.1145/3394171.3413776}
+}
+"""
+
+_DESCRIPTION = """\
+IMEMNet-C pairs about 25K images (IAPS, NAPS, EMOTIC) with about 26K music clips (DEAM, as cut by
+IMEMNet), each clip with an English caption, and every image and clip with valence and arousal in
+[0, 1]. IMEMNet's matching files pair clips with images and give each pair a matching score. Only
+the annotations are public: the media are downloaded by each user, with permission, from their
+sources, and read from `data_dir`.
+"""
+
+_HOMEPAGE = "https://github.com/schoi828/IMEMNet-C"
+
+_LICENSE = (
+    "Annotations: as published by IMEMNet-C and IMEMNet. Media: the licence of each source dataset "
+    "(IAPS, NAPS and EMOTIC on request for non-commercial research; DEAM under Creative Commons)."
+)
+
+_ANNOTATION_URLS = {
+    "image_va.csv": "https://raw.githubusercontent.com/schoi828/IMEMNet-C/main/image_va.csv",
+    "music_va.csv": "https://raw.githubusercontent.com/schoi828/IMEMNet-C/main/music_va.csv",
+    "train_matching.txt": "https://raw.githubusercontent.com/linkAmy/IMEMNet/master/train_matching.txt",
+    "val_matching.txt": "https://raw.githubusercontent.com/linkAmy/IMEMNet/master/val_matching.txt",
+    "test_matching.txt": "https://raw.githubusercontent.com/linkAmy/IMEMNet/master/test_matching.txt",
+}
+
+_MANUAL_DOWNLOAD_INSTRUCTIONS = """\
+IMEMNet-C publishes annotations only. Put the media you obtained from each source, as they arrived
+(zip, tar, tar.gz or extracted folders, nested at any depth), into one folder:
+  1. Music: IMEMNet's clips (`<song>-<segment>.wav`, https://github.com/linkAmy/IMEMNet), cut
+     from DEAM (https://cvml.unige.ch/databases/DEAM/).
+  2. IAPS: request it from CSEA, University of Florida (https://csea.phhp.ufl.edu/media.html).
+  3. NAPS: request it from the Nencki Institute (https://lobi.nencki.gov.pl/research/8/).
+  4. EMOTIC: request it from its authors (https://s3.sunai.uoc.edu/emotic/).
+Optionally add the annotation files (image_va.csv, music_va.csv, {train,val,test}_matching.txt);
+any that are absent are downloaded from GitHub. Then:
+  load_dataset("imemnet_c.py", "paired", data_dir="/path/to/that/folder", trust_remote_code=True)
+"""
+
+_MISSING_MEDIA_CHOICES = ("error", "skip")
+
+logger = datasets.logging.get_logger(__name__)
+
+
+class _Modality(NamedTuple):
+    name: str
+    extensions: tuple
+    sources: str  # what to download when files are missing
+
+
+_IMAGES = _Modality("image", (".jpg", ".jpeg", ".png"), "IAPS, NAPS and EMOTIC")
+_AUDIO = _Modality("audio", (".wav", ".flac", ".mp3"), "IMEMNet's DEAM clips")
+
+_ARCHIVE_EXTENSIONS = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz")
+
+
+@dataclasses.dataclass
+class ImemnetCConfig(datasets.BuilderConfig):
+    """One IMEMNet-C config: its features and, per split, the annotation file behind each input.
+
+    `splits` maps a split name to `{argument: annotation file}`, where the argument (`images`,
+    `clips` or `pairs`) says how the file is parsed and what the config's generator receives.
+    `missing_media` is the user's choice for annotated items whose media file is not in `data_dir`:
+    `"error"` (default) or `"skip"` (drop those examples and log how many).
+    """
+
+    features: Optional[datasets.Features] = None
+    splits: Optional[dict] = None
+    missing_media: str = "error"
+
+
+_VA = {"valence": datasets.Value("float32"), "arousal": datasets.Value("float32")}
+_PAIRED_SPLIT_FILES = {"train": "train_matching.txt", "validation": "val_matching.txt", "test": "test_matching.txt"}
+
+
+class ImemnetC(datasets.GeneratorBasedBuilder):
+    """IMEMNet-C images, music clips with captions, and their pairs, with valence and arousal."""
+
+    VERSION = datasets.Version("1.0.0")
+    BUILDER_CONFIG_CLASS = ImemnetCConfig
+    DEFAULT_CONFIG_NAME = "image"
+    BUILDER_CONFIGS = [
+        ImemnetCConfig(
+            name="image",
+            description="One example per row of image_va.csv: the image and its valence and arousal.",
+            features=datasets.Features(
+                {"image_id": datasets.Value("string"), "image": datasets.Image(), **_VA, "source": datasets.Value("string")}
+            ),
+            splits={"train": {"images": "image_va.csv"}},
+        ),
+        ImemnetCConfig(
+            name="music",
+            description="One example per row of music_va.csv: the clip, its caption, valence and arousal.",
+            features=datasets.Features(
+                {
+                    "clip_id": datasets.Value("string"),
+                    "song_id": datasets.Value("string"),
+                    "audio": datasets.Audio(),
+                    "caption": datasets.Value("string"),
+                    **_VA,
+                }
+            ),
+            splits={"train": {"clips": "music_va.csv"}},
+        ),
+        ImemnetCConfig(
+            name="paired",
+            description="One example per line of IMEMNet's matching files: a clip, an image and their score.",
+            features=datasets.Features(
+                {
+                    "clip_id": datasets.Value("string"),
+                    "image_id": datasets.Value("string"),
+                    "audio": datasets.Audio(),
+                    "image": datasets.Image(),
+                    "caption": datasets.Value("string"),
+                    "music_valence": datasets.Value("float32"),
+                    "music_arousal": datasets.Value("float32"),
+                    "image_valence": datasets.Value("float32"),
+                    "image_arousal": datasets.Value("float32"),
+                    "matching_score": datasets.Value("float32"),
+                }
+            ),
+            splits={
+                split: {"pairs": matching_file, "images": "image_va.csv", "clips": "music_va.csv"}
+                for split, matching_file in _PAIRED_SPLIT_FILES.items()
+            },
+        ),
+    ]
+
+    @property
+    def manual_download_instructions(self):
+        return _MANUAL_DOWNLOAD_INSTRUCTIONS
+
+    def _info(self):
+        return datasets.DatasetInfo(
+            description=_DESCRIPTION,
+            features=self.config.features,
+            homepage=_HOMEPAGE,
+            license=_LICENSE,
+            citation=_CITATION,
+        )
+
+    def _split_generators(self, dl_manager):
+        data_dir = self._checked_data_dir()
+        found = sorted(dl_manager.iter_files(data_dir))
+        annotations = _AnnotationFiles(found, dl_manager)
+        media = _Media.find(found, dl_manager, scratch_dir=self._cache_dir_root)
+        return [
+            datasets.SplitGenerator(
+                name=split,
+                gen_kwargs={"media": media, **{arg: annotations.read(arg, name) for arg, name in inputs.items()}},
+            )
+            for split, inputs in self.config.splits.items()
+        ]
+
+    def _generate_examples(self, media, **annotations):
+        return getattr(self, f"_generate_{self.config.name}")(media, **annotations)
+
+    def _generate_image(self, media, images):
+        for row, image in self._join(images, _IMAGES, media):
+            yield row.key, {
+                "image_id": row.id,
+                "image": image,
+                "valence": row.valence,
+                "arousal": row.arousal,
+                "source": image_source(row.id),
+            }
+
+    def _generate_music(self, media, clips):
+        for row, audio in self._join(clips, _AUDIO, media):
+            yield row.key, {
+                "clip_id": row.id,
+                "song_id": row.id.partition("-")[0],
+                "audio": audio,
+                "caption": row.caption,
+                "valence": row.valence,
+                "arousal": row.arousal,
+            }
+
+    def _generate_paired(self, media, pairs, images, clips):
+        image_rows, clip_rows = _first_row_per_id(images), _first_row_per_id(clips)
+        with media.random_access() as lookup:
+            image_files = lookup.index(_IMAGES, {pair.image_id for pair in pairs.rows})
+            audio_files = lookup.index(_AUDIO, {pair.clip_id for pair in pairs.rows})
+            missing = {
+                _IMAGES: sorted({p.image_id for p in pairs.rows} - image_files.keys()),
+                _AUDIO: sorted({p.clip_id for p in pairs.rows} - audio_files.keys()),
+            }
+            self._handle_missing(missing, pairs, media)
+            skipped = 0
+            for pair in pairs.rows:
+                if pair.image_id not in image_files or pair.clip_id not in audio_files:
+                    skipped += 1
+                    continue
+                clip = clip_rows.get(pair.clip_id, _NO_ROW)
+                image = image_rows.get(pair.image_id, _NO_ROW)
+                yield pair.key, {
+                    "clip_id": pair.clip_id,
+                    "image_id": pair.image_id,
+                    "audio": lookup.read(audio_files[pair.clip_id]),
+                    "image": lookup.read(image_files[pair.image_id]),
+                    "caption": clip.caption,
+                    "music_valence": clip.valence,
+                    "music_arousal": clip.arousal,
+                    "image_valence": image.valence,
+                    "image_arousal": image.arousal,
+                    "matching_score": pair.score,
+                }
+            self._log_skipped(skipped, pairs)
+
+    def _join(self, table, modality, media):
+        """(row, media file) for every row of `table` that has one: in the table's order when all
+        files are local (prepared), else in one sequential pass over each archive (streaming)."""
+        rows_by_id = collections.defaultdict(list)
+        for row in table.rows:
+            rows_by_id[row.id].append(row)
+        if media.archives:
+            for media_id, file in media.scan(modality, rows_by_id.keys()):
+                for row in rows_by_id.pop(media_id):
+                    yield row, file
+        else:
+            files = dict(media.scan(modality, rows_by_id.keys()))
+            for row in table.rows:
+                if row.id in files:
+                    yield row, files[row.id]
+            rows_by_id = {media_id: rows for media_id, rows in rows_by_id.items() if media_id not in files}
+        self._handle_missing({modality: sorted(rows_by_id)}, table, media)
+        self._log_skipped(sum(len(rows) for rows in rows_by_id.values()), table)
+
+    def _handle_missing(self, missing_ids, table, media):
+        if self.config.missing_media not in _MISSING_MEDIA_CHOICES:
+            raise ValueError(f"missing_media={self.config.missing_media!r}: expected one of {_MISSING_MEDIA_CHOICES}.")
+        if self.config.missing_media == "skip" or not any(missing_ids.values()):
+            return
+        raise FileNotFoundError(
+            f"Media files named in {table.name} are missing from data_dir={self.config.data_dir} "
+            f"(searched {media.searched}):\n"
+            + "".join(_describe_missing(modality, ids) for modality, ids in missing_ids.items() if ids)
+            + "Add the missing downloads to data_dir (see the dataset card), or pass missing_media=\"skip\" "
+            "to leave out the examples whose media are missing."
+        )
+
+    @staticmethod
+    def _log_skipped(count, table):
+        if count:
+            logger.warning(f"missing_media='skip': left out {count} examples of {table.name} whose media are missing.")
+
+    def _checked_data_dir(self):
+        if self.config.data_dir is None:
+            raise datasets.exceptions.ManualDownloadError(
+                f"The IMEMNet-C config {self.config.name!r} needs the media you downloaded, passed as data_dir.\n"
+                + _MANUAL_DOWNLOAD_INSTRUCTIONS
+            )
+        data_dir = os.path.abspath(os.path.expanduser(self.config.data_dir))
+        if not os.path.isdir(data_dir):
+            raise FileNotFoundError(
+                f"data_dir={self.config.data_dir} is not a folder. Pass the folder that holds your downloads.\n"
+                + _MANUAL_DOWNLOAD_INSTRUCTIONS
+            )
+        return data_dir
+
+
+# Annotations
+
+
+class _Row(NamedTuple):
+    key: int
+    id: str
+    valence: float
+    arousal: float
+    caption: Optional[str] = None
+
+
+class _Pair(NamedTuple):
+    key: int
+    clip_id: str
+    image_id: str
+    score: float
+
+
+class _Table(NamedTuple):
+    name: str  # where it was read from, for messages
+    rows: tuple
+
+
+_NO_ROW = _Row(key=-1, id="", valence=None, arousal=None, caption=None)
+
+
+class _AnnotationFiles:
+    """The annotation files: the user's copy in data_dir if there is one, else the published one."""
+
+    def __init__(self, found, dl_manager):
+        self._local = {}
+        for path in sorted(found, key=lambda p: (p.count(os.sep), p)):
+            self._local.setdefault(os.path.basename(path), path)
+        self._dl_manager = dl_manager
+        self._tables = {}
+
+    def read(self, argument, name):
+        if name not in self._tables:
+            self._tables[name] = self._parse(_PARSERS[argument], name)
+        return self._tables[name]
+
+    def _parse(self, parser, name):
+        if name in self._local:
+            return parser(self._local[name])
+        url = _ANNOTATION_URLS[name]
+        try:
+            return parser(self._dl_manager.download(url))
+        except OSError as error:
+            raise ConnectionError(
+                f"Could not download {name} from {url} ({type(error).__name__}: {error}). "
+                f"Place {name} in data_dir to use it instead of downloading it."
+            ) from error
+
+
+def _read_va_table(path, with_caption):
+    """Rows of image_va.csv or music_va.csv: the first named column is the id; valence, arousal
+    (and caption) are found by name, case-insensitively; ids stay strings exactly as written."""
+    name = os.path.basename(path)
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        reader = csv.reader(f)
+        header = next(reader, None)
+        if not header:
+            raise ValueError(f"{path} is empty: expected a header with an id column, valence and arousal.")
+        columns = {cell.strip().lower(): i for i, cell in reversed(list(enumerate(header)))}
+        wanted = ("valence", "arousal", "caption") if with_caption else ("valence", "arousal")
+        absent = [column for column in wanted if column not in columns]
+        named = [i for i, cell in enumerate(header) if cell.strip()]
+        if absent or not named:
+            raise ValueError(
+                f"{path}: header {header} lacks {', '.join(absent) or 'an id column'}; expected an id column "
+                f"followed by {', '.join(wanted)} (any case). Fix the header or use the published {name}."
+            )
+        id_column = named[0]
+        rows, line = [], reader.line_num
+        for cells in reader:
+            row_line, line = line + 1, reader.line_num
+            if not cells:
+                continue
+            if len(cells) < len(header):
+                raise ValueError(f"{path}, line {row_line}: {len(cells)} fields, expected {len(header)} as in the header.")
+            rows.append(
+                _Row(
+                    key=len(rows),
+                    id=cells[id_column],
+                    valence=_va_value(cells[columns["valence"]], path, row_line, "valence"),
+                    arousal=_va_value(cells[columns["arousal"]], path, row_line, "arousal"),
+                    caption=cells[columns["caption"]] if with_caption else None,
+                )
+            )
+    return _Table(name=name, rows=tuple(rows))
+
+
+def _read_pairs(path):
+    """Lines `music_clip_id image_id matching_score` of IMEMNet's matching files; blank lines are ignored."""
+    rows = []
+    with open(path, encoding="utf-8-sig") as f:
+        for line_number, line in enumerate(f, 1):
+            fields = line.split()
+            if not fields:
+                continue
+            if len(fields) != 3:
+                raise ValueError(
+                    f"{path}, line {line_number}: {len(fields)} fields, expected 3 "
+                    "(music_clip_id image_id matching_score, separated by spaces)."
+                )
+            clip_id, image_id, score = fields
+            rows.append(_Pair(key=line_number, clip_id=clip_id, image_id=image_id, score=_va_value(score, path, line_number, "matching_score")))
+    return _Table(name=os.path.basename(path), rows=tuple(rows))
+
+
+_PARSERS = {
+    "images": lambda path: _read_va_table(path, with_caption=False),
+    "clips": lambda path: _read_va_table(path, with_caption=True),
+    "pairs": _read_pairs,
+}
+
+
+def _va_value(text, path, line, column):
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{path}, line {line}: {column} is {text!r}, expected a number in [0, 1].") from None
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{path}, line {line}: {column} is {value}, expected a number in [0, 1].")
+    return value
+
+
+def _first_row_per_id(table):
+    first = {}
+    for row in table.rows:
+        first.setdefault(row.id, row)
+    return first
+
+
+def image_source(image_id):
+    """`iaps`, `naps` or `emotic`, from the id pattern (IAPS ids are numbers, NAPS ids `Category_001_h`)."""
+    if re.fullmatch(r"\d+(\.\d+)?", image_id):
+        return "iaps"
+    if re.fullmatch(r"[A-Za-z]+_\d+_[hv]", image_id):
+        return "naps"
+    return "emotic"
+
+
+def _describe_missing(modality, ids):
+    if modality is _IMAGES:
+        by_source = collections.defaultdict(list)
+        for media_id in ids:
+            by_source[image_source(media_id)].append(media_id)
+    else:
+        by_source = {"deam": ids}
+    return "".join(
+        f"  {len(source_ids)} {source} {modality.name} files, e.g. {', '.join(source_ids[:5])}\n"
+        for source, source_ids in sorted(by_source.items())
+    ) + f"  (looked for <id>{'/'.join(modality.extensions)} in any case, from {modality.sources})\n"
+
+
+# Media
+
+
+def _media_id(path, modality):
+    """The id a media file stands for (its name without extension), or None if it is not one."""
+    parts = re.split(r"[\\/]", path)
+    if any(part.startswith("__MACOSX") for part in parts) or parts[-1].startswith("."):
+        return None
+    stem, extension = os.path.splitext(parts[-1])
+    return stem if extension.lower() in modality.extensions else None
+
+
+@dataclasses.dataclass
+class _Media:
+    """The media files in data_dir. Prepared, archives are extracted into the datasets cache and
+    every file is a local path; streaming, archives are read in place."""
+
+    files: tuple  # local files
+    archives: tuple  # (path, dl_manager.iter_archive(path)), streaming only
+    searched: str  # what was searched, for messages
+    scratch_dir: str
+
+    @classmethod
+    def find(cls, found, dl_manager, scratch_dir):
+        archives = [path for path in found if path.lower().endswith(_ARCHIVE_EXTENSIONS)]
+        files = tuple(path for path in found if not path.lower().endswith(_ARCHIVE_EXTENSIONS))
+        searched = f"{len(files)} files" + (f" and the archives {', '.join(map(os.path.basename, archives))}" if archives else "")
+        if dl_manager.is_streaming:
+            return cls(files, tuple((path, dl_manager.iter_archive(path)) for path in archives), searched, scratch_dir)
+        extracted = dl_manager.extract(archives) if archives else []
+        return cls(files + tuple(sorted(dl_manager.iter_files(extracted))), (), searched, scratch_dir)
+
+    def scan(self, modality, wanted):
+        """(id, file) for each wanted id, the first file found for it, in one pass over each archive."""
+        seen = set()
+        for path in self.files:
+            media_id = _media_id(path, modality)
+            if media_id in wanted and media_id not in seen:
+                seen.add(media_id)
+                yield media_id, {"path": path, "bytes": None}
+        for _, members in self.archives:
+            for member, f in members:
+                media_id = _media_id(member, modality)
+                if media_id in wanted and media_id not in seen:
+                    seen.add(media_id)
+                    yield media_id, {"path": member, "bytes": f.read()}
+
+    def random_access(self):
+        return _RandomAccess(self)
+
+
+class _RandomAccess:
+    """Reads any media file by id without rescanning archives: local files by path, zip members
+    through the zip's directory, tar members at their offset (a compressed tar is first
+    decompressed once to an anonymous temporary file in the datasets cache)."""
+
+    def __init__(self, media):
+        self._media = media
+        self._open = []
+
+    def __enter__(self):
+        self._archives = [self._open_archive(path) for path, _ in self._media.archives]
+        return self
+
+    def __exit__(self, *exc):
+        for handle in self._open:
+            handle.close()
+
+    def index(self, modality, wanted):
+        """{id: where its first file lies} for the wanted ids that have a file."""
+        where = {}
+        for path in self._media.files:
+            media_id = _media_id(path, modality)
+            if media_id in wanted:
+                where.setdefault(media_id, (None, path))
+        for archive in self._archives:
+            for member in archive.names():
+                media_id = _media_id(member, modality)
+                if media_id in wanted:
+                    where.setdefault(media_id, (archive, member))
+        return where
+
+    @staticmethod
+    def read(location):
+        archive, path = location
+        return {"path": path, "bytes": None if archive is None else archive.read(path)}
+
+    def _open_archive(self, path):
+        if zipfile.is_zipfile(path):
+            return _ZipMembers(self._keep(zipfile.ZipFile(path)))
+        tar = self._keep(open(path, "rb"))
+        head = tar.read(6)
+        tar.seek(0)
+        for magic, decompressor in _DECOMPRESSORS.items():
+            if head.startswith(magic):
+                os.makedirs(self._media.scratch_dir, exist_ok=True)
+                compressed, tar = tar, self._keep(tempfile.TemporaryFile(dir=self._media.scratch_dir))
+                with decompressor(compressed) as stream:
+                    shutil.copyfileobj(stream, tar, 1 << 20)
+                tar.seek(0)
+        return _TarMembers(self._keep(tarfile.open(fileobj=tar, mode="r:")))
+
+    def _keep(self, handle):
+        self._open.append(handle)
+        return handle
+
+
+class _ZipMembers:
+    def __init__(self, archive):
+        self._archive = archive
+
+    def names(self):
+        return [info.filename for info in self._archive.infolist() if not info.is_dir()]
+
+    def read(self, name):
+        return self._archive.read(name)
+
+
+class _TarMembers:
+    def __init__(self, archive):
+        self._members = {member.name: member for member in archive if member.isreg()}
+        self._archive = archive
+
+    def names(self):
+        return list(self._members)
+
+    def read(self, name):
+        return self._archive.extractfile(self._members[name]).read()
+
+
+_DECOMPRESSORS = {b"\x1f\x8b": gzip.open, b"BZh": bz2.open, b"\xfd7zXZ\x00": lzma.open}
