@@ -1,0 +1,100 @@
+"""Shared fixtures: an offline Hugging Face home, a loader that keeps its cache in tmp_path, and
+helpers that build the users' download layouts from the sample generator's pieces."""
+
+import hashlib
+import os
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCRIPT = os.path.join(ROOT, "imemnet_c.py")
+SAMPLE = os.path.join(ROOT, "data", "sample")
+REFERENCE = os.path.join(os.path.dirname(ROOT), "shared", "reference")
+
+# Before datasets is imported: nothing may reach the Hub, and nothing is written to ~/.cache.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_DATASETS_OFFLINE"] = "1"
+os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="imemnet-c-hf-home-")
+sys.path.insert(0, ROOT)
+
+import datasets  # noqa: E402
+import pytest  # noqa: E402
+
+from tools import sample  # noqa: E402
+
+datasets.disable_progress_bars()
+
+
+@pytest.fixture
+def load(tmp_path):
+    """load(config, data_dir, streaming=False, **options): what a user's load_dataset call returns."""
+
+    def load(config, data_dir, streaming=False, **options):
+        return datasets.load_dataset(
+            SCRIPT,
+            config,
+            data_dir=str(data_dir),
+            streaming=streaming,
+            trust_remote_code=True,
+            cache_dir=str(tmp_path / "cache"),
+            **options,
+        )
+
+    return load
+
+
+def content(dataset):
+    """Every example of a split with media reduced to what decoding gave, sorted: comparable
+    between prepared and streamed datasets, whose media paths and order may differ."""
+    return sorted((tuple(sorted((name, _decoded(value)) for name, value in example.items())) for example in dataset), key=repr)
+
+
+def _decoded(value):
+    if hasattr(value, "tobytes"):  # a PIL image
+        return ("image", value.size, value.mode, hashlib.sha256(value.tobytes()).hexdigest())
+    if isinstance(value, dict) and "array" in value:
+        return ("audio", value["sampling_rate"], hashlib.sha256(value["array"].tobytes()).hexdigest())
+    return value
+
+
+def by_id(dataset, id_field):
+    return {example[id_field]: example for example in dataset}
+
+
+def write_media(root, name, layout, files):
+    """Writes `{relative path: bytes}` as a folder `root/name/` or an archive `root/name.<layout>`."""
+    os.makedirs(root, exist_ok=True)
+    if layout == "folder":
+        for relative, data in files.items():
+            path = os.path.join(root, name, relative)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "wb") as f:
+                f.write(data)
+    elif layout == "zip":
+        sample.write_zip(os.path.join(root, f"{name}.zip"), files)
+    elif layout in ("tar", "tar.gz"):
+        sample.write_tar(os.path.join(root, f"{name}.{layout}"), files, compress=layout == "tar.gz")
+    else:
+        raise ValueError(layout)
+
+
+def sample_media(image_name=lambda i: f"{i}.jpg", clip_name=lambda c: f"{c}.wav"):
+    """The sample's media as `{relative path: bytes}` per modality, with chosen file names."""
+    images = {image_name(i): sample.jpeg_bytes(i) for i in sample.all_image_ids() + [sample.NAPS_UNANNOTATED_ID]}
+    clips = {clip_name(c): sample.wav_bytes(c) for c in sample.CLIP_IDS}
+    return images, clips
+
+
+@pytest.fixture
+def annotated(tmp_path):
+    """A data_dir holding the sample's five annotation files and no media yet."""
+    data_dir = tmp_path / "downloads"
+    sample.write_annotations(str(data_dir), *sample.sample_annotations())
+    return data_dir
+
+
+SAMPLE_COUNTS = {
+    "image": {"train": 16},
+    "music": {"train": 8},
+    "paired": {"train": 16, "validation": 8, "test": 10},
+}
