@@ -1,0 +1,62 @@
+"""Prepared caches: media are stored by reference to the downloads (or to their one extraction
+in the datasets cache), so a cache grows with the number of examples, not with media size."""
+
+import io
+import os
+import random
+
+import pytest
+from PIL import Image
+
+from tools import sample
+
+PAIRS = 400
+
+
+def noise_jpeg(seed, side=256):
+    """A picture JPEG cannot compress much: about 100 KB."""
+    rng = random.Random(seed)
+    buffer = io.BytesIO()
+    Image.frombytes("RGB", (side, side), rng.randbytes(side * side * 3)).save(buffer, format="JPEG", quality=95)
+    return buffer.getvalue()
+
+
+def cache_bytes(dataset):
+    return sum(os.path.getsize(f["filename"]) for f in dataset.cache_files)
+
+
+@pytest.fixture
+def heavy_downloads(tmp_path):
+    """Eight ~100 KB pictures and eight 2-second clips in archives, and PAIRS pairs over them."""
+    rng = random.Random(0)
+    images = [f"COCO_train2014_00000000000{i}" for i in range(8)]
+    clips = [f"3001-{9 + i}" for i in range(8)]
+    pairs = [(rng.choice(clips), rng.choice(images), 0.5) for _ in range(PAIRS)]
+    data_dir = tmp_path / "downloads"
+    sample.write_annotations(
+        str(data_dir),
+        images=[(i, 0.5, 0.5) for i in images],
+        clips=[(c, 0.5, 0.5, "a caption") for c in clips],
+        pairs={"train": pairs, "val": pairs[:10], "test": pairs[:10]},
+    )
+    sample.write_zip(str(data_dir / "emotic.zip"), {f"emotic/mscoco/images/{i}.jpg": noise_jpeg(i) for i in images})
+    sample.write_tar(str(data_dir / "clips.tar"), {f"{c}.wav": sample.wav_bytes(c, seconds=2.0) for c in clips})
+    media_bytes = sum(os.path.getsize(data_dir / name) for name in ("emotic.zip", "clips.tar"))
+    return data_dir, media_bytes
+
+
+def test_paired_cache_grows_with_pairs_not_with_media(load, heavy_downloads):
+    data_dir, media_bytes = heavy_downloads
+    train = load("paired", data_dir)["train"]
+    assert train.num_rows == PAIRS
+    assert cache_bytes(train) < PAIRS * 1024  # under 1 KB per pair
+    assert cache_bytes(train) < media_bytes / 2  # not even one copy of the media
+    assert train[0]["image"].size == (256, 256) and len(train[0]["audio"]["array"]) == 32000
+
+
+@pytest.mark.parametrize("config", ["image", "music"])
+def test_single_modality_caches_hold_no_media_copy(load, heavy_downloads, config):
+    data_dir, media_bytes = heavy_downloads
+    train = load(config, data_dir)["train"]
+    assert train.num_rows == 8
+    assert cache_bytes(train) < 8 * 1024

@@ -1,0 +1,151 @@
+"""Options and errors: missing media (error or counted skip), no data_dir, annotations that are
+absent (and cannot be downloaded offline) or malformed, and CSV parsing that keeps ids as written."""
+
+import logging
+import os
+import shutil
+
+import datasets
+import pytest
+from conftest import SAMPLE, SCRIPT
+
+from tools import sample
+
+MODES = pytest.mark.parametrize("streaming", [False, True], ids=["prepared", "streaming"])
+
+
+def consume(dataset_dict):
+    """Every example of every split, as a user iterating over the result would get them."""
+    return {split: list(ds) for split, ds in dataset_dict.items()}
+
+
+def chain(error):
+    """The messages of an error and its causes: prepared errors arrive wrapped by datasets."""
+    messages = []
+    while error is not None:
+        messages.append(f"{type(error).__name__}: {error}")
+        error = error.__cause__ or error.__context__
+    return "\n".join(messages)
+
+
+@pytest.fixture
+def downloads(tmp_path):
+    """A copy of the sample, free to be broken."""
+    return shutil.copytree(SAMPLE, tmp_path / "downloads")
+
+
+def write(path, text):
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        f.write(text)
+
+
+@MODES
+def test_without_data_dir_the_error_says_what_to_download_and_how_to_load(streaming):
+    with pytest.raises(datasets.exceptions.ManualDownloadError) as error:
+        consume(datasets.load_dataset(SCRIPT, "paired", trust_remote_code=True, streaming=streaming))
+    for expected in ("IAPS", "NAPS", "EMOTIC", "DEAM", "data_dir", "load_dataset"):
+        assert expected in str(error.value)
+
+
+@MODES
+def test_a_data_dir_that_is_not_a_folder_is_named(load, tmp_path, streaming):
+    with pytest.raises(Exception) as error:
+        consume(load("image", tmp_path / "nowhere", streaming=streaming))
+    assert "nowhere" in chain(error.value) and "not a folder" in chain(error.value)
+
+
+@MODES
+@pytest.mark.parametrize("config", ["image", "paired"])
+def test_missing_media_error_counts_them_per_source_and_says_how_to_proceed(load, downloads, config, streaming):
+    os.remove(downloads / "NAPS_BE.tar.gz")
+    with pytest.raises(Exception) as error:
+        consume(load(config, downloads, streaming=streaming))
+    message = chain(error.value)
+    assert "FileNotFoundError" in message
+    assert f"data_dir={downloads}" in message
+    assert "naps image files, e.g. " in message and ("Animals_901_h" in message or "People_905_h" in message)
+    assert 'missing_media="skip"' in message
+    if config == "image":
+        assert "  4 naps image files, e.g. Animals_901_h, Faces_902_v, Landscapes_903_h, Objects_904_v" in message
+
+
+@MODES
+def test_missing_clips_are_reported_as_deam_audio(load, downloads, streaming):
+    os.remove(downloads / "IMEMNet_clips.tar")
+    with pytest.raises(Exception) as error:
+        consume(load("music", downloads, streaming=streaming))
+    assert f"  {len(sample.CLIP_IDS)} deam audio files, e.g. 3001-10, 3001-9" in chain(error.value)
+
+
+@MODES
+def test_missing_media_skip_drops_those_examples_and_logs_how_many(load, downloads, streaming, caplog):
+    os.remove(downloads / "NAPS_BE.tar.gz")
+    with caplog.at_level(logging.WARNING):
+        images = consume(load("image", downloads, streaming=streaming, missing_media="skip"))["train"]
+        paired = consume(load("paired", downloads, streaming=streaming, missing_media="skip"))
+    assert len(images) == 16 - len(sample.NAPS_IDS)
+    assert not {e["image_id"] for e in images} & set(sample.NAPS_IDS)
+    _, _, pairs = sample.sample_annotations()
+    naps = set(sample.NAPS_IDS) | {sample.NAPS_UNANNOTATED_ID}
+    for split, file_split in (("train", "train"), ("validation", "val"), ("test", "test")):
+        kept = [(c, i) for c, i, _ in pairs[file_split] if i not in naps]
+        assert [(e["clip_id"], e["image_id"]) for e in paired[split]] == kept
+        dropped = len(pairs[file_split]) - len(kept)
+        assert f"left out {dropped} examples of {file_split}_matching.txt" in caplog.text
+    assert f"left out {len(sample.NAPS_IDS)} examples of image_va.csv" in caplog.text
+
+
+def test_an_unknown_missing_media_choice_is_refused(load, downloads):
+    with pytest.raises(Exception) as error:
+        load("image", downloads, missing_media="ignore")
+    assert "missing_media='ignore'" in chain(error.value) and "'error', 'skip'" in chain(error.value)
+
+
+@MODES
+@pytest.mark.parametrize("name", ["image_va.csv", "music_va.csv", "val_matching.txt"])
+def test_an_absent_annotation_file_is_downloaded_and_offline_the_error_says_where_to_put_it(load, downloads, name, streaming):
+    os.remove(downloads / name)
+    with pytest.raises(Exception) as error:
+        consume(load("paired", downloads, streaming=streaming))
+    message = chain(error.value)
+    assert f"Could not download {name} from https://raw.githubusercontent.com/" in message
+    assert f"Place {name} in data_dir" in message
+
+
+def test_annotation_files_are_found_at_any_depth(load, downloads):
+    os.makedirs(downloads / "IMEMNet-C")
+    for name in ("image_va.csv", "music_va.csv"):
+        shutil.move(downloads / name, downloads / "IMEMNet-C" / name)
+    assert load("image", downloads)["train"].num_rows == 16
+
+
+@MODES
+def test_ids_stay_strings_as_written_and_columns_match_by_name_in_any_case(load, downloads, streaming):
+    write(
+        downloads / "image_va.csv",
+        "\ufeffimage,Arousal,VALENCE\r\n"  # a BOM, CRLF, another order, another case, no index column
+        "1001,0.25,0.75\r\n"
+        "01002,0.5,0.5\r\n",
+    )
+    shutil.copy(downloads / "IAPS 1-20 Images" / "1002.JPG", downloads / "IAPS 1-20 Images" / "01002.JPG")
+    rows = consume(load("image", downloads, streaming=streaming))["train"]
+    assert sorted((e["image_id"], e["valence"], e["arousal"]) for e in rows) == [("01002", 0.5, 0.5), ("1001", 0.75, 0.25)]
+
+
+@pytest.mark.parametrize(
+    "name,text,expected",
+    [
+        ("image_va.csv", "", "image_va.csv is empty"),
+        ("image_va.csv", ",img,valence\n0,1001,0.5\n", "lacks arousal"),
+        ("music_va.csv", ",clip,valence,arousal,text\n0,3001-9,0.5,0.5,calm\n", "lacks caption"),
+        ("image_va.csv", ",img,valence,arousal\n0,1001,0.5,0.5\n1,1002,high,0.5\n", "line 3: valence is 'high', expected a number in [0, 1]"),
+        ("image_va.csv", ",img,valence,arousal\n0,1001,0.5,1.5\n", "line 2: arousal is 1.5, expected a number in [0, 1]"),
+        ("val_matching.txt", "3001-9 1001 0.5\n3001-9 1001\n", "line 2: 2 fields, expected 3"),
+        ("val_matching.txt", "3001-9 1001 0.5\n\n3001-9 1001 strong\n", "line 3: matching_score is 'strong'"),
+    ],
+)
+def test_malformed_annotations_are_named_with_file_and_line(load, downloads, name, text, expected):
+    write(downloads / name, text)
+    with pytest.raises(ValueError) as error:
+        load("paired", downloads)
+    assert str(downloads / name) in str(error.value) and expected in str(error.value)
