@@ -18,21 +18,19 @@ from typing import NamedTuple, Optional
 import datasets
 
 _CITATION = """\
-@inproceedings{choi2025mmva,
-  title     = {{MMVA}: Multimodal Matching Based on Valence and Arousal across Images, Music, and Musical Captions},
-  author    = {Choi, Suhwan and Kim, Kyu Won and Kim, Myungjoo},
-  booktitle = {AAAI 2025 Workshop on Artificial Intelligence for Music},
-  year      = {2025},
-  eprint    = {2501.01094},
-  archivePrefix = {arXiv}
+@article{choi2025mmva,
+  title   = {{MMVA}: Multimodal Matching Based on Valence and Arousal across Images, Music, and Musical Captions},
+  author  = {Choi, Suhwan and Kim, Kyu Won and Kang, Myungjoo},
+  journal = {arXiv preprint arXiv:2501.01094},
+  note    = {AI for Music workshop at AAAI 2025},
+  year    = {2025}
 }
 @inproceedings{zhao2020imemnet,
   title     = {Emotion-Based End-to-End Matching Between Image and Music in Valence-Arousal Space},
   author    = {Zhao, Sicheng and Li, Yaxian and Yao, Xingxu and Nie, Weizhi and Xu, Pengfei and Yang, Jufeng and Keutzer, Kurt},
   booktitle = {Proceedings of the 28th ACM International Conference on Multimedia},
-  pages     = {2945--2954},
   year      = {2020},
-  doi       = {10.1145/3394171.3413776}
+  note      = {arXiv:2009.05103}
 }
 """
 
@@ -65,8 +63,9 @@ IMEMNet-C publishes annotations only. Put the media you obtained from each sourc
   1. Music: IMEMNet's clips (`<song>-<segment>.wav`, https://github.com/linkAmy/IMEMNet), cut
      from DEAM (https://cvml.unige.ch/databases/DEAM/).
   2. IAPS: request it from CSEA, University of Florida (https://csea.phhp.ufl.edu/media.html).
-  3. NAPS: request it from the Nencki Institute (https://lobi.nencki.gov.pl/research/8/).
-  4. EMOTIC: request it from its authors (https://s3.sunai.uoc.edu/emotic/).
+  3. NAPS: request it from the Nencki Institute (https://lobi.nencki.edu.pl/research/8/);
+     IMEMNet-C uses the 510 pictures of its NAPS BE subset.
+  4. EMOTIC: request it from its authors (https://github.com/rkosti/emotic).
 Optionally add the annotation files (image_va.csv, music_va.csv, {train,val,test}_matching.txt);
 any that are absent are downloaded from GitHub. Then:
   load_dataset("imemnet_c.py", "paired", data_dir="/path/to/that/folder", trust_remote_code=True)
