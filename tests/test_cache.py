@@ -11,6 +11,7 @@ from PIL import Image
 from tools import sample
 
 PAIRS = 400
+CLIPS = [f"3001-{9 + i}" for i in range(8)]
 
 
 def noise_jpeg(seed, side=256):
@@ -30,7 +31,7 @@ def heavy_downloads(tmp_path):
     """Eight ~100 KB pictures and eight 2-second clips in archives, and PAIRS pairs over them."""
     rng = random.Random(0)
     images = [f"COCO_train2014_00000000000{i}" for i in range(8)]
-    clips = [f"3001-{9 + i}" for i in range(8)]
+    clips = CLIPS
     pairs = [(rng.choice(clips), rng.choice(images), 0.5) for _ in range(PAIRS)]
     data_dir = tmp_path / "downloads"
     sample.write_annotations(
@@ -60,3 +61,24 @@ def test_single_modality_caches_hold_no_media_copy(load, heavy_downloads, config
     train = load(config, data_dir)["train"]
     assert train.num_rows == 8
     assert cache_bytes(train) < 8 * 1024
+
+
+def test_streaming_paired_opens_each_archive_once_and_never_rescans(heavy_downloads, tmp_path, monkeypatch):
+    import imemnet_c
+
+    data_dir, _ = heavy_downloads
+    os.remove(data_dir / "clips.tar")  # the clips as a compressed tar: the case without native random access
+    sample.write_tar(str(data_dir / "clips.tar.gz"), {f"{c}.wav": sample.wav_bytes(c) for c in CLIPS}, compress=True)
+    opened = []
+    open_archive = imemnet_c._RandomAccess._open_archive
+    monkeypatch.setattr(imemnet_c._RandomAccess, "_open_archive", lambda self, path: opened.append(path) or open_archive(self, path))
+    decompressed = []
+    gzip_open = imemnet_c._DECOMPRESSORS[b"\x1f\x8b"]
+    monkeypatch.setitem(imemnet_c._DECOMPRESSORS, b"\x1f\x8b", lambda f: decompressed.append(f) or gzip_open(f))
+
+    builder = imemnet_c.ImemnetC(config_name="paired", data_dir=str(data_dir), cache_dir=str(tmp_path / "cache"))
+    train = builder.as_streaming_dataset(split="train")
+    assert sum(1 for _ in train) == PAIRS
+    assert sorted(os.path.basename(p) for p in opened) == ["clips.tar.gz", "emotic.zip"]
+    assert len(decompressed) == 1
+    assert not [name for name in os.listdir(tmp_path / "cache") if name.startswith("tmp")]  # the decompressed copy is gone
