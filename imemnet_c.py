@@ -11,9 +11,8 @@ import re
 import shutil
 import tarfile
 import tempfile
-import textwrap
 import zipfile
-from typing import NamedTuple, Optional
+from typing import NamedTuple
 
 import datasets
 
@@ -98,8 +97,8 @@ class ImemnetCConfig(datasets.BuilderConfig):
     `"error"` (default) or `"skip"` (drop those examples and log how many).
     """
 
-    features: Optional[datasets.Features] = None
-    splits: Optional[dict] = None
+    features: datasets.Features | None = None
+    splits: dict | None = None
     missing_media: str = "error"
 
 
@@ -118,7 +117,12 @@ class ImemnetC(datasets.GeneratorBasedBuilder):
             name="image",
             description="One example per row of image_va.csv: the image and its valence and arousal.",
             features=datasets.Features(
-                {"image_id": datasets.Value("string"), "image": datasets.Image(), **_VA, "source": datasets.Value("string")}
+                {
+                    "image_id": datasets.Value("string"),
+                    "image": datasets.Image(),
+                    **_VA,
+                    "source": datasets.Value("string"),
+                }
             ),
             splits={"train": {"images": "image_va.csv"}},
         ),
@@ -174,6 +178,8 @@ class ImemnetC(datasets.GeneratorBasedBuilder):
         )
 
     def _split_generators(self, dl_manager):
+        if self.config.missing_media not in _MISSING_MEDIA_CHOICES:
+            raise ValueError(f"missing_media={self.config.missing_media!r}: expected one of {_MISSING_MEDIA_CHOICES}.")
         data_dir = self._checked_data_dir()
         found = sorted(dl_manager.iter_files(data_dir))
         annotations = _AnnotationFiles(found, dl_manager)
@@ -191,54 +197,62 @@ class ImemnetC(datasets.GeneratorBasedBuilder):
 
     def _generate_image(self, media, images):
         for row, image in self._join(images, _IMAGES, media):
-            yield row.key, {
-                "image_id": row.id,
-                "image": image,
-                "valence": row.valence,
-                "arousal": row.arousal,
-                "source": image_source(row.id),
-            }
+            yield (
+                row.key,
+                {
+                    "image_id": row.id,
+                    "image": image,
+                    "valence": row.valence,
+                    "arousal": row.arousal,
+                    "source": _image_source(row.id),
+                },
+            )
 
     def _generate_music(self, media, clips):
         for row, audio in self._join(clips, _AUDIO, media):
-            yield row.key, {
-                "clip_id": row.id,
-                "song_id": row.id.partition("-")[0],
-                "audio": audio,
-                "caption": row.caption,
-                "valence": row.valence,
-                "arousal": row.arousal,
-            }
+            yield (
+                row.key,
+                {
+                    "clip_id": row.id,
+                    "song_id": row.id.partition("-")[0],
+                    "audio": audio,
+                    "caption": row.caption,
+                    "valence": row.valence,
+                    "arousal": row.arousal,
+                },
+            )
 
     def _generate_paired(self, media, pairs, images, clips):
         image_rows, clip_rows = _first_row_per_id(images), _first_row_per_id(clips)
+        image_ids, clip_ids = {pair.image_id for pair in pairs.rows}, {pair.clip_id for pair in pairs.rows}
         with media.random_access() as lookup:
-            image_files = lookup.index(_IMAGES, {pair.image_id for pair in pairs.rows})
-            audio_files = lookup.index(_AUDIO, {pair.clip_id for pair in pairs.rows})
-            missing = {
-                _IMAGES: sorted({p.image_id for p in pairs.rows} - image_files.keys()),
-                _AUDIO: sorted({p.clip_id for p in pairs.rows} - audio_files.keys()),
-            }
-            self._handle_missing(missing, pairs, media)
+            image_files, audio_files = lookup.index(_IMAGES, image_ids), lookup.index(_AUDIO, clip_ids)
+            self._handle_missing(
+                {_IMAGES: sorted(image_ids - image_files.keys()), _AUDIO: sorted(clip_ids - audio_files.keys())},
+                pairs,
+                media,
+            )
             skipped = 0
             for pair in pairs.rows:
                 if pair.image_id not in image_files or pair.clip_id not in audio_files:
                     skipped += 1
                     continue
-                clip = clip_rows.get(pair.clip_id, _NO_ROW)
-                image = image_rows.get(pair.image_id, _NO_ROW)
-                yield pair.key, {
-                    "clip_id": pair.clip_id,
-                    "image_id": pair.image_id,
-                    "audio": lookup.read(audio_files[pair.clip_id]),
-                    "image": lookup.read(image_files[pair.image_id]),
-                    "caption": clip.caption,
-                    "music_valence": clip.valence,
-                    "music_arousal": clip.arousal,
-                    "image_valence": image.valence,
-                    "image_arousal": image.arousal,
-                    "matching_score": pair.score,
-                }
+                clip, image = clip_rows.get(pair.clip_id, _NO_ROW), image_rows.get(pair.image_id, _NO_ROW)
+                yield (
+                    pair.key,
+                    {
+                        "clip_id": pair.clip_id,
+                        "image_id": pair.image_id,
+                        "audio": lookup.read(audio_files[pair.clip_id]),
+                        "image": lookup.read(image_files[pair.image_id]),
+                        "caption": clip.caption,
+                        "music_valence": clip.valence,
+                        "music_arousal": clip.arousal,
+                        "image_valence": image.valence,
+                        "image_arousal": image.arousal,
+                        "matching_score": pair.score,
+                    },
+                )
             self._log_skipped(skipped, pairs)
 
     def _join(self, table, modality, media):
@@ -261,15 +275,13 @@ class ImemnetC(datasets.GeneratorBasedBuilder):
         self._log_skipped(sum(len(rows) for rows in rows_by_id.values()), table)
 
     def _handle_missing(self, missing_ids, table, media):
-        if self.config.missing_media not in _MISSING_MEDIA_CHOICES:
-            raise ValueError(f"missing_media={self.config.missing_media!r}: expected one of {_MISSING_MEDIA_CHOICES}.")
         if self.config.missing_media == "skip" or not any(missing_ids.values()):
             return
         raise FileNotFoundError(
             f"Media files named in {table.name} are missing from data_dir={self.config.data_dir} "
             f"(searched {media.searched}):\n"
             + "".join(_describe_missing(modality, ids) for modality, ids in missing_ids.items() if ids)
-            + "Add the missing downloads to data_dir (see the dataset card), or pass missing_media=\"skip\" "
+            + 'Add the missing downloads to data_dir (see the dataset card), or pass missing_media="skip" '
             "to leave out the examples whose media are missing."
         )
 
@@ -301,7 +313,7 @@ class _Row(NamedTuple):
     id: str
     valence: float
     arousal: float
-    caption: Optional[str] = None
+    caption: str | None = None
 
 
 class _Pair(NamedTuple):
@@ -356,7 +368,7 @@ def _read_va_table(path, with_caption):
         header = next(reader, None)
         if not header:
             raise ValueError(f"{path} is empty: expected a header with an id column, valence and arousal.")
-        columns = {cell.strip().lower(): i for i, cell in reversed(list(enumerate(header)))}
+        columns = {cell.strip().lower(): i for i, cell in reversed(list(enumerate(header)))}  # first of a name wins
         wanted = ("valence", "arousal", "caption") if with_caption else ("valence", "arousal")
         absent = [column for column in wanted if column not in columns]
         named = [i for i, cell in enumerate(header) if cell.strip()]
@@ -372,13 +384,15 @@ def _read_va_table(path, with_caption):
             if not cells:
                 continue
             if len(cells) < len(header):
-                raise ValueError(f"{path}, line {row_line}: {len(cells)} fields, expected {len(header)} as in the header.")
+                raise ValueError(
+                    f"{path}, line {row_line}: {len(cells)} fields, expected {len(header)} as in the header."
+                )
             rows.append(
                 _Row(
                     key=len(rows),
                     id=cells[id_column],
-                    valence=_va_value(cells[columns["valence"]], path, row_line, "valence"),
-                    arousal=_va_value(cells[columns["arousal"]], path, row_line, "arousal"),
+                    valence=_unit_interval_value(cells[columns["valence"]], path, row_line, "valence"),
+                    arousal=_unit_interval_value(cells[columns["arousal"]], path, row_line, "arousal"),
                     caption=cells[columns["caption"]] if with_caption else None,
                 )
             )
@@ -399,7 +413,14 @@ def _read_pairs(path):
                     "(music_clip_id image_id matching_score, separated by spaces)."
                 )
             clip_id, image_id, score = fields
-            rows.append(_Pair(key=line_number, clip_id=clip_id, image_id=image_id, score=_va_value(score, path, line_number, "matching_score")))
+            rows.append(
+                _Pair(
+                    key=line_number,
+                    clip_id=clip_id,
+                    image_id=image_id,
+                    score=_unit_interval_value(score, path, line_number, "matching_score"),
+                )
+            )
     return _Table(name=os.path.basename(path), rows=tuple(rows))
 
 
@@ -410,7 +431,7 @@ _PARSERS = {
 }
 
 
-def _va_value(text, path, line, column):
+def _unit_interval_value(text, path, line, column):
     try:
         value = float(text)
     except ValueError:
@@ -427,7 +448,7 @@ def _first_row_per_id(table):
     return first
 
 
-def image_source(image_id):
+def _image_source(image_id):
     """`iaps`, `naps` or `emotic`, from the id pattern (IAPS ids are numbers, NAPS ids `Category_001_h`)."""
     if re.fullmatch(r"\d+(\.\d+)?", image_id):
         return "iaps"
@@ -440,13 +461,16 @@ def _describe_missing(modality, ids):
     if modality is _IMAGES:
         by_source = collections.defaultdict(list)
         for media_id in ids:
-            by_source[image_source(media_id)].append(media_id)
+            by_source[_image_source(media_id)].append(media_id)
     else:
         by_source = {"deam": ids}
-    return "".join(
-        f"  {len(source_ids)} {source} {modality.name} files, e.g. {', '.join(source_ids[:5])}\n"
-        for source, source_ids in sorted(by_source.items())
-    ) + f"  (looked for <id>{'/'.join(modality.extensions)} in any case, from {modality.sources})\n"
+    return (
+        "".join(
+            f"  {len(source_ids)} {source} {modality.name} files, e.g. {', '.join(source_ids[:5])}\n"
+            for source, source_ids in sorted(by_source.items())
+        )
+        + f"  (looked for <id>{'/'.join(modality.extensions)} in any case, from {modality.sources})\n"
+    )
 
 
 # Media
@@ -475,7 +499,9 @@ class _Media:
     def find(cls, found, dl_manager, scratch_dir):
         archives = [path for path in found if path.lower().endswith(_ARCHIVE_EXTENSIONS)]
         files = tuple(path for path in found if not path.lower().endswith(_ARCHIVE_EXTENSIONS))
-        searched = f"{len(files)} files" + (f" and the archives {', '.join(map(os.path.basename, archives))}" if archives else "")
+        searched = f"{len(files)} files" + (
+            f" and the archives {', '.join(map(os.path.basename, archives))}" if archives else ""
+        )
         if dl_manager.is_streaming:
             return cls(files, tuple((path, dl_manager.iter_archive(path)) for path in archives), searched, scratch_dir)
         extracted = dl_manager.extract(archives) if archives else []

@@ -46,7 +46,9 @@ def load(tmp_path):
 def content(dataset):
     """Every example of a split with media reduced to what decoding gave, sorted: comparable
     between prepared and streamed datasets, whose media paths and order may differ."""
-    return sorted((tuple(sorted((name, _decoded(value)) for name, value in example.items())) for example in dataset), key=repr)
+    return sorted(
+        (tuple(sorted((name, _decoded(value)) for name, value in example.items())) for example in dataset), key=repr
+    )
 
 
 def _decoded(value):

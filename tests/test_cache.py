@@ -71,7 +71,9 @@ def test_streaming_paired_opens_each_archive_once_and_never_rescans(heavy_downlo
     sample.write_tar(str(data_dir / "clips.tar.gz"), {f"{c}.wav": sample.wav_bytes(c) for c in CLIPS}, compress=True)
     opened = []
     open_archive = imemnet_c._RandomAccess._open_archive
-    monkeypatch.setattr(imemnet_c._RandomAccess, "_open_archive", lambda self, path: opened.append(path) or open_archive(self, path))
+    monkeypatch.setattr(
+        imemnet_c._RandomAccess, "_open_archive", lambda self, path: opened.append(path) or open_archive(self, path)
+    )
     decompressed = []
     gzip_open = imemnet_c._DECOMPRESSORS[b"\x1f\x8b"]
     monkeypatch.setitem(imemnet_c._DECOMPRESSORS, b"\x1f\x8b", lambda f: decompressed.append(f) or gzip_open(f))
@@ -81,4 +83,6 @@ def test_streaming_paired_opens_each_archive_once_and_never_rescans(heavy_downlo
     assert sum(1 for _ in train) == PAIRS
     assert sorted(os.path.basename(p) for p in opened) == ["clips.tar.gz", "emotic.zip"]
     assert len(decompressed) == 1
-    assert not [name for name in os.listdir(tmp_path / "cache") if name.startswith("tmp")]  # the decompressed copy is gone
+    assert not [
+        name for name in os.listdir(tmp_path / "cache") if name.startswith("tmp")
+    ]  # the decompressed copy is gone

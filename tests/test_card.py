@@ -4,10 +4,11 @@ the loader's features, and repeats what a user needs (download steps, load calls
 import os
 
 import datasets
-import imemnet_c
 from conftest import ROOT
 from datasets.info import DatasetInfosDict
 from huggingface_hub import DatasetCard
+
+import imemnet_c
 
 CARD = os.path.join(ROOT, "dataset_card.md")
 
@@ -19,7 +20,10 @@ def test_card_yaml_declares_the_loader_features_for_every_config():
     for config in imemnet_c.ImemnetC.BUILDER_CONFIGS:
         assert infos[config.name].features == config.features, config.name
     assert infos["image"].splits["train"].num_examples == 24758
-    assert {name: split.num_examples for name, split in infos["paired"].splits.items()} == {"validation": 8795, "test": 26115}
+    assert {name: split.num_examples for name, split in infos["paired"].splits.items()} == {
+        "validation": 8795,
+        "test": 26115,
+    }
     assert card.data.license == "other" and card.data.pretty_name == "IMEMNet-C"
 
 

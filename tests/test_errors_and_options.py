@@ -103,7 +103,9 @@ def test_an_unknown_missing_media_choice_is_refused(load, downloads):
 
 @MODES
 @pytest.mark.parametrize("name", ["image_va.csv", "music_va.csv", "val_matching.txt"])
-def test_an_absent_annotation_file_is_downloaded_and_offline_the_error_says_where_to_put_it(load, downloads, name, streaming):
+def test_an_absent_annotation_file_is_downloaded_and_offline_the_error_says_where_to_put_it(
+    load, downloads, name, streaming
+):
     os.remove(downloads / name)
     with pytest.raises(Exception) as error:
         consume(load("paired", downloads, streaming=streaming))
@@ -129,7 +131,10 @@ def test_ids_stay_strings_as_written_and_columns_match_by_name_in_any_case(load,
     )
     shutil.copy(downloads / "IAPS 1-20 Images" / "1002.JPG", downloads / "IAPS 1-20 Images" / "01002.JPG")
     rows = consume(load("image", downloads, streaming=streaming))["train"]
-    assert sorted((e["image_id"], e["valence"], e["arousal"]) for e in rows) == [("01002", 0.5, 0.5), ("1001", 0.75, 0.25)]
+    assert sorted((e["image_id"], e["valence"], e["arousal"]) for e in rows) == [
+        ("01002", 0.5, 0.5),
+        ("1001", 0.75, 0.25),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -138,8 +143,16 @@ def test_ids_stay_strings_as_written_and_columns_match_by_name_in_any_case(load,
         ("image_va.csv", "", "image_va.csv is empty"),
         ("image_va.csv", ",img,valence\n0,1001,0.5\n", "lacks arousal"),
         ("music_va.csv", ",clip,valence,arousal,text\n0,3001-9,0.5,0.5,calm\n", "lacks caption"),
-        ("image_va.csv", ",img,valence,arousal\n0,1001,0.5,0.5\n1,1002,high,0.5\n", "line 3: valence is 'high', expected a number in [0, 1]"),
-        ("image_va.csv", ",img,valence,arousal\n0,1001,0.5,1.5\n", "line 2: arousal is 1.5, expected a number in [0, 1]"),
+        (
+            "image_va.csv",
+            ",img,valence,arousal\n0,1001,0.5,0.5\n1,1002,high,0.5\n",
+            "line 3: valence is 'high', expected a number in [0, 1]",
+        ),
+        (
+            "image_va.csv",
+            ",img,valence,arousal\n0,1001,0.5,1.5\n",
+            "line 2: arousal is 1.5, expected a number in [0, 1]",
+        ),
         ("val_matching.txt", "3001-9 1001 0.5\n3001-9 1001\n", "line 2: 2 fields, expected 3"),
         ("val_matching.txt", "3001-9 1001 0.5\n\n3001-9 1001 strong\n", "line 3: matching_score is 'strong'"),
     ],

@@ -19,7 +19,9 @@ def reference_content(tmp_path_factory):
     return {
         config: {
             split: content(ds)
-            for split, ds in datasets.load_dataset(SCRIPT, config, data_dir=SAMPLE, trust_remote_code=True, cache_dir=cache).items()
+            for split, ds in datasets.load_dataset(
+                SCRIPT, config, data_dir=SAMPLE, trust_remote_code=True, cache_dir=cache
+            ).items()
         }
         for config in SAMPLE_COUNTS
     }
@@ -27,7 +29,9 @@ def reference_content(tmp_path_factory):
 
 @pytest.mark.parametrize("streaming", [False, True], ids=["prepared", "streaming"])
 @pytest.mark.parametrize("image_layout,clip_layout", [(layout, layout) for layout in LAYOUTS] + [("tar.gz", "zip")])
-def test_every_layout_gives_the_complete_dataset(load, annotated, reference_content, image_layout, clip_layout, streaming):
+def test_every_layout_gives_the_complete_dataset(
+    load, annotated, reference_content, image_layout, clip_layout, streaming
+):
     images, clips = sample_media(
         image_name=lambda i: f"photos/{i[:1]}/{i}.jpg", clip_name=lambda c: f"IMEMNet/clips/{c}.wav"
     )

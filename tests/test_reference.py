@@ -45,7 +45,14 @@ def test_image_config_over_the_real_image_va_csv(load, tmp_path, image_rows):
     assert collections.Counter(train["source"]) == {"emotic": 16496 + 4780 + 432 + 1366, "iaps": 1174, "naps": 510}
     repeated = collections.Counter(train["image_id"])
     assert {i: n for i, n in repeated.items() if n > 1} == {
-        "2345": 2, "2352": 3, "2745": 2, "2900": 3, "3550": 3, "4664": 3, "6250": 3, "6570": 3,
+        "2345": 2,
+        "2352": 3,
+        "2745": 2,
+        "2900": 3,
+        "3550": 3,
+        "4664": 3,
+        "6250": 3,
+        "6570": 3,
     }
     assert 0.0 <= min(train["valence"]) and max(train["arousal"]) <= 1.0
 
@@ -67,7 +74,9 @@ def test_paired_config_over_the_real_matching_files(
         os.symlink(real(name), data_dir / name)
     other = "test" if file_split == "val" else "val"
     sample.write_annotations(  # the two files the reference lacks: generated for these clip ids
-        str(data_dir), clips=[(c, 0.5, 0.5, f"caption of {c}") for c in clips], pairs={"train": pairs[:5], other: pairs[:5]}
+        str(data_dir),
+        clips=[(c, 0.5, 0.5, f"caption of {c}") for c in clips],
+        pairs={"train": pairs[:5], other: pairs[:5]},
     )
     sample.write_zip(str(data_dir / "images.zip"), {f"{i}.jpg": tiny_jpeg() for i in images})
     sample.write_tar(str(data_dir / "clips.tar"), {f"{c}.wav": sample.wav_bytes(c, seconds=0.001) for c in clips})

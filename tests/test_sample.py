@@ -32,7 +32,14 @@ def test_features_are_declared_as_documented(load):
         {"image_id": STRING, "image": datasets.Image(), "valence": FLOAT, "arousal": FLOAT, "source": STRING}
     )
     assert music == datasets.Features(
-        {"clip_id": STRING, "song_id": STRING, "audio": datasets.Audio(), "caption": STRING, "valence": FLOAT, "arousal": FLOAT}
+        {
+            "clip_id": STRING,
+            "song_id": STRING,
+            "audio": datasets.Audio(),
+            "caption": STRING,
+            "valence": FLOAT,
+            "arousal": FLOAT,
+        }
     )
     assert paired == datasets.Features(
         {
@@ -41,7 +48,10 @@ def test_features_are_declared_as_documented(load):
             "audio": datasets.Audio(),
             "image": datasets.Image(),
             "caption": STRING,
-            **{name: FLOAT for name in ("music_valence", "music_arousal", "image_valence", "image_arousal", "matching_score")},
+            **{
+                name: FLOAT
+                for name in ("music_valence", "music_arousal", "image_valence", "image_arousal", "matching_score")
+            },
         }
     )
 
@@ -52,7 +62,7 @@ def test_image_examples_follow_image_va_csv_row_by_row(load):
     assert [(e["image_id"], round(e["valence"], 6), round(e["arousal"], 6)) for e in train.remove_columns("image")] == [
         (i, round(v, 6), round(a, 6)) for i, v, a in images
     ]
-    sources = dict(zip(train["image_id"], train["source"]))
+    sources = dict(zip(train["image_id"], train["source"], strict=True))
     assert {sources[i] for i in sample.IAPS_IDS} == {"iaps"}
     assert {sources[i] for i in sample.NAPS_IDS} == {"naps"}
     assert {sources[i] for ids in sample.EMOTIC_IDS.values() for i in ids} == {"emotic"}
@@ -90,7 +100,7 @@ def test_paired_keeps_every_line_with_its_published_score_and_null_va_for_unanno
     for split, file_split in (("train", "train"), ("validation", "val"), ("test", "test")):
         examples = list(paired[split].remove_columns(["image", "audio"]))
         assert [(e["clip_id"], e["image_id"]) for e in examples] == [(c, i) for c, i, _ in pairs[file_split]]
-        for example, (_, image_id, score) in zip(examples, pairs[file_split]):
+        for example, (_, image_id, score) in zip(examples, pairs[file_split], strict=True):
             assert example["matching_score"] == pytest.approx(score)
             image_va = (example["image_valence"], example["image_arousal"])
             if image_id in first_image_row:  # a repeated id takes its first row
@@ -117,7 +127,17 @@ def test_the_committed_sample_is_what_the_generator_writes_and_is_small(tmp_path
 def test_datasets_cli_test_passes_on_the_sample(tmp_path):
     cli = os.path.join(os.path.dirname(sys.executable), "datasets-cli")
     result = subprocess.run(
-        [cli, "test", SCRIPT, "--all_configs", "--data_dir", SAMPLE, "--trust_remote_code", "--cache_dir", str(tmp_path)],
+        [
+            cli,
+            "test",
+            SCRIPT,
+            "--all_configs",
+            "--data_dir",
+            SAMPLE,
+            "--trust_remote_code",
+            "--cache_dir",
+            str(tmp_path),
+        ],
         capture_output=True,
         text=True,
         cwd=ROOT,

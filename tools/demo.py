@@ -1,6 +1,6 @@
 """Loads every config of the bundled synthetic sample, prepared and streaming, and prints what it got.
 
-    python -m tools.demo [--data-dir data/sample]
+python -m tools.demo [--data-dir data/sample]
 """
 
 import argparse

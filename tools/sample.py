@@ -56,7 +56,11 @@ def jpeg_bytes(seed, size=(48, 32), quality=75):
     top, bottom = [tuple(rng.randrange(256) for _ in range(3)) for _ in range(2)]
     picture = Image.new("RGB", size)
     picture.putdata(
-        [tuple(t + (b - t) * y // (size[1] - 1) for t, b in zip(top, bottom)) for y in range(size[1]) for _ in range(size[0])]
+        [
+            tuple(t + (b - t) * y // (size[1] - 1) for t, b in zip(top, bottom, strict=True))
+            for y in range(size[1])
+            for _ in range(size[0])
+        ]
     )
     buffer = io.BytesIO()
     picture.save(buffer, format="JPEG", quality=quality)
@@ -83,7 +87,10 @@ def write_annotations(out, images=None, clips=None, pairs=None):
     arousal, caption)`) and `<split>_matching.txt` (pairs `{split: [(clip, image, score)]}`) in the
     published formats: an unnamed index column first, no header in the matching files."""
     os.makedirs(out, exist_ok=True)
-    tables = {"image_va.csv": (["", "img", "valence", "arousal"], images), "music_va.csv": (["", "clip", "valence", "arousal", "caption"], clips)}
+    tables = {
+        "image_va.csv": (["", "img", "valence", "arousal"], images),
+        "music_va.csv": (["", "clip", "valence", "arousal", "caption"], clips),
+    }
     for name, (header, rows) in tables.items():
         if rows is not None:
             with open(os.path.join(out, name), "w", newline="", encoding="utf-8") as f:
@@ -124,11 +131,13 @@ def sample_annotations(seed=0):
 
     images = [(image_id, *va()) for image_id in all_image_ids()]
     images.insert(3, (REPEATED_IAPS_ID, *va()))
-    clips = [(clip_id, *va(), caption) for clip_id, caption in zip(CLIP_IDS, CAPTIONS)]
+    clips = [(clip_id, *va(), caption) for clip_id, caption in zip(CLIP_IDS, CAPTIONS, strict=True)]
     paired_images = all_image_ids() + [NAPS_UNANNOTATED_ID]
 
     def pairs(count):
-        lines = [(rng.choice(CLIP_IDS), rng.choice(paired_images), round(rng.uniform(0.05, 1.0), 6)) for _ in range(count)]
+        lines = [
+            (rng.choice(CLIP_IDS), rng.choice(paired_images), round(rng.uniform(0.05, 1.0), 6)) for _ in range(count)
+        ]
         return lines + [lines[0]]  # the real files repeat a few lines
 
     split_pairs = {"train": pairs(15), "val": pairs(6), "test": pairs(8)}
