@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
 
-.PHONY: demo test sample clean
+.PHONY: demo test lint sample clean
 
 $(VENV)/.requirements: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -18,8 +18,12 @@ $(VENV)/.requirements-test: requirements-test.txt $(VENV)/.requirements
 demo: $(VENV)/.requirements
 	$(OFFLINE) HF_HOME=$(CURDIR)/.hf-demo $(PY) -m tools.demo
 
-test: $(VENV)/.requirements-test
+test: lint
 	$(PY) -m pytest
+
+lint: $(VENV)/.requirements-test
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 sample: $(VENV)/.requirements
 	$(PY) -m tools.sample data/sample
