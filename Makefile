@@ -1,32 +1,47 @@
-# `make demo` and `make test` are all a newcomer needs: each creates .venv on first use.
+# `make demo` and `make test` are all a newcomer needs: each creates its environments on first use.
+#   .venv    datasets 3.6, the last release that runs loading scripts (requirements.txt)
+#   .venv-5  datasets 5.x, where imemnet_c.load runs the builder class (requirements-5.txt)
 PYTHON ?= python3
-VENV := .venv
-PY := $(VENV)/bin/python
 OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
+PIP_INSTALL := -m pip install --quiet --disable-pip-version-check
+FFMPEG_LIBS := libavcodec59 libavformat59 libavutil57 libavdevice59 libavfilter8 libswscale6 libswresample4
 
-.PHONY: demo test lint sample clean
+.PHONY: demo test test-36 test-5 lint ffmpeg sample clean
 
-$(VENV)/.requirements: requirements.txt
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+.venv/.installed: requirements.txt requirements-test.txt
+	$(PYTHON) -m venv .venv
+	.venv/bin/python $(PIP_INSTALL) -r requirements-test.txt
 	touch $@
 
-$(VENV)/.requirements-test: requirements-test.txt $(VENV)/.requirements
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
+.venv-5/.installed: requirements-5.txt requirements-test-5.txt
+	$(PYTHON) -m venv .venv-5
+	.venv-5/bin/python $(PIP_INSTALL) -r requirements-test-5.txt
 	touch $@
 
-demo: $(VENV)/.requirements
-	$(OFFLINE) HF_HOME=$(CURDIR)/.hf-demo $(PY) -m tools.demo
+demo: .venv/.installed
+	$(OFFLINE) HF_HOME=$(CURDIR)/.hf-demo .venv/bin/python -m tools.demo
 
-test: lint
-	$(PY) -m pytest
+test: lint test-36 test-5
 
-lint: $(VENV)/.requirements-test
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
+lint: .venv/.installed
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
 
-sample: $(VENV)/.requirements
-	$(PY) -m tools.sample data/sample
+test-36: .venv/.installed
+	.venv/bin/python -m pytest
+
+# The same suite on datasets 5.x; its cross-version test compares content with the 3.6 environment.
+test-5: .venv-5/.installed .venv/.installed ffmpeg
+	IMEMNET_C_PEER_PYTHON=$(CURDIR)/.venv/bin/python .venv-5/bin/python -m pytest
+
+ffmpeg:
+	@if ! ldconfig -p | grep -q libavcodec.so.59; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $(FFMPEG_LIBS) >/dev/null; \
+	  else echo "torchcodec needs FFmpeg 5.1's libraries: sudo apt-get install $(FFMPEG_LIBS)"; exit 1; fi; \
+	fi
+
+sample: .venv/.installed
+	.venv/bin/python -m tools.sample data/sample
 
 clean:
-	rm -rf $(VENV) .hf-demo .pytest_cache
+	rm -rf .venv .venv-5 .hf-demo .pytest_cache

@@ -5,6 +5,7 @@ import collections
 import csv
 import dataclasses
 import gzip
+import hashlib
 import lzma
 import os
 import re
@@ -15,6 +16,7 @@ import zipfile
 from typing import NamedTuple
 
 import datasets
+import numpy
 
 _CITATION = """\
 @article{choi2025mmva,
@@ -101,9 +103,56 @@ class ImemnetCConfig(datasets.BuilderConfig):
     splits: dict | None = None
     missing_media: str = "error"
 
+    @property
+    def needs_media(self):
+        return any(isinstance(feature, (datasets.Image, datasets.Audio)) for feature in self.features.values())
 
-_VA = {"valence": datasets.Value("float32"), "arousal": datasets.Value("float32")}
-_PAIRED_SPLIT_FILES = {"train": "train_matching.txt", "validation": "val_matching.txt", "test": "test_matching.txt"}
+
+_STRING, _FLOAT = datasets.Value("string"), datasets.Value("float32")
+_IMAGE_FEATURES = datasets.Features(
+    {"image_id": _STRING, "image": datasets.Image(), "valence": _FLOAT, "arousal": _FLOAT, "source": _STRING}
+)
+_MUSIC_FEATURES = datasets.Features(
+    {
+        "clip_id": _STRING,
+        "song_id": _STRING,
+        "audio": datasets.Audio(),
+        "caption": _STRING,
+        "valence": _FLOAT,
+        "arousal": _FLOAT,
+    }
+)
+_PAIRED_FEATURES = datasets.Features(
+    {
+        "clip_id": _STRING,
+        "image_id": _STRING,
+        "audio": datasets.Audio(),
+        "image": datasets.Image(),
+        "caption": _STRING,
+        "music_valence": _FLOAT,
+        "music_arousal": _FLOAT,
+        "image_valence": _FLOAT,
+        "image_arousal": _FLOAT,
+        "matching_score": _FLOAT,
+    }
+)
+_IMAGE_SPLITS = {"train": {"images": "image_va.csv"}}
+_MUSIC_SPLITS = {"train": {"clips": "music_va.csv"}}
+_PAIRED_SPLITS = {
+    split: {"pairs": matching_file, "images": "image_va.csv", "clips": "music_va.csv"}
+    for split, matching_file in {
+        "train": "train_matching.txt",
+        "validation": "val_matching.txt",
+        "test": "test_matching.txt",
+    }.items()
+}
+
+
+def without_media(features):
+    """The features without their Image and Audio columns: what the annotation files alone give."""
+    return datasets.Features(
+        {name: f for name, f in features.items() if not isinstance(f, (datasets.Image, datasets.Audio))}
+    )
 
 
 class ImemnetC(datasets.GeneratorBasedBuilder):
@@ -116,57 +165,44 @@ class ImemnetC(datasets.GeneratorBasedBuilder):
         ImemnetCConfig(
             name="image",
             description="One example per row of image_va.csv: the image and its valence and arousal.",
-            features=datasets.Features(
-                {
-                    "image_id": datasets.Value("string"),
-                    "image": datasets.Image(),
-                    **_VA,
-                    "source": datasets.Value("string"),
-                }
-            ),
-            splits={"train": {"images": "image_va.csv"}},
+            features=_IMAGE_FEATURES,
+            splits=_IMAGE_SPLITS,
         ),
         ImemnetCConfig(
             name="music",
             description="One example per row of music_va.csv: the clip, its caption, valence and arousal.",
-            features=datasets.Features(
-                {
-                    "clip_id": datasets.Value("string"),
-                    "song_id": datasets.Value("string"),
-                    "audio": datasets.Audio(),
-                    "caption": datasets.Value("string"),
-                    **_VA,
-                }
-            ),
-            splits={"train": {"clips": "music_va.csv"}},
+            features=_MUSIC_FEATURES,
+            splits=_MUSIC_SPLITS,
         ),
         ImemnetCConfig(
             name="paired",
             description="One example per line of IMEMNet's matching files: a clip, an image and their score.",
-            features=datasets.Features(
-                {
-                    "clip_id": datasets.Value("string"),
-                    "image_id": datasets.Value("string"),
-                    "audio": datasets.Audio(),
-                    "image": datasets.Image(),
-                    "caption": datasets.Value("string"),
-                    "music_valence": datasets.Value("float32"),
-                    "music_arousal": datasets.Value("float32"),
-                    "image_valence": datasets.Value("float32"),
-                    "image_arousal": datasets.Value("float32"),
-                    "matching_score": datasets.Value("float32"),
-                }
-            ),
-            splits={
-                split: {"pairs": matching_file, "images": "image_va.csv", "clips": "music_va.csv"}
-                for split, matching_file in _PAIRED_SPLIT_FILES.items()
-            },
+            features=_PAIRED_FEATURES,
+            splits=_PAIRED_SPLITS,
+        ),
+        ImemnetCConfig(
+            name="image_annotations",
+            description="The image config without pictures: image_va.csv alone, no licensed media needed.",
+            features=without_media(_IMAGE_FEATURES),
+            splits=_IMAGE_SPLITS,
+        ),
+        ImemnetCConfig(
+            name="music_annotations",
+            description="The music config without audio: music_va.csv alone, no licensed media needed.",
+            features=without_media(_MUSIC_FEATURES),
+            splits=_MUSIC_SPLITS,
+        ),
+        ImemnetCConfig(
+            name="paired_annotations",
+            description="The paired config without media: pairs, scores, captions and VA, no licensed media needed.",
+            features=without_media(_PAIRED_FEATURES),
+            splits=_PAIRED_SPLITS,
         ),
     ]
 
     @property
     def manual_download_instructions(self):
-        return _MANUAL_DOWNLOAD_INSTRUCTIONS
+        return _MANUAL_DOWNLOAD_INSTRUCTIONS if self.config.needs_media else None
 
     def _info(self):
         return datasets.DatasetInfo(
@@ -181,49 +217,30 @@ class ImemnetC(datasets.GeneratorBasedBuilder):
         if self.config.missing_media not in _MISSING_MEDIA_CHOICES:
             raise ValueError(f"missing_media={self.config.missing_media!r}: expected one of {_MISSING_MEDIA_CHOICES}.")
         data_dir = self._checked_data_dir()
-        found = sorted(dl_manager.iter_files(data_dir))
+        found = sorted(dl_manager.iter_files(data_dir)) if data_dir else []
         annotations = _AnnotationFiles(found, dl_manager)
-        media = _Media.find(found, dl_manager, scratch_dir=self._cache_dir_root)
+        media = {"media": _Media.find(found, dl_manager, self._cache_dir_root)} if self.config.needs_media else {}
         return [
             datasets.SplitGenerator(
                 name=split,
-                gen_kwargs={"media": media, **{arg: annotations.read(arg, name) for arg, name in inputs.items()}},
+                gen_kwargs={**media, **{arg: annotations.read(arg, name) for arg, name in inputs.items()}},
             )
             for split, inputs in self.config.splits.items()
         ]
 
-    def _generate_examples(self, media, **annotations):
-        return getattr(self, f"_generate_{self.config.name}")(media, **annotations)
+    def _generate_examples(self, **inputs):
+        return getattr(self, f"_generate_{self.config.name}")(**inputs)
 
     def _generate_image(self, media, images):
         for row, image in self._join(images, _IMAGES, media):
-            yield (
-                row.key,
-                {
-                    "image_id": row.id,
-                    "image": image,
-                    "valence": row.valence,
-                    "arousal": row.arousal,
-                    "source": _image_source(row.id),
-                },
-            )
+            yield row.key, {**_image_fields(row), "image": image}
 
     def _generate_music(self, media, clips):
         for row, audio in self._join(clips, _AUDIO, media):
-            yield (
-                row.key,
-                {
-                    "clip_id": row.id,
-                    "song_id": row.id.partition("-")[0],
-                    "audio": audio,
-                    "caption": row.caption,
-                    "valence": row.valence,
-                    "arousal": row.arousal,
-                },
-            )
+            yield row.key, {**_music_fields(row), "audio": audio}
 
     def _generate_paired(self, media, pairs, images, clips):
-        image_rows, clip_rows = _first_row_per_id(images), _first_row_per_id(clips)
+        image_rows, clip_rows = images.first_row_per_id(), clips.first_row_per_id()
         image_ids, clip_ids = {pair.image_id for pair in pairs.rows}, {pair.clip_id for pair in pairs.rows}
         with media.random_access() as lookup:
             image_files, audio_files = lookup.index(_IMAGES, image_ids), lookup.index(_AUDIO, clip_ids)
@@ -237,23 +254,28 @@ class ImemnetC(datasets.GeneratorBasedBuilder):
                 if pair.image_id not in image_files or pair.clip_id not in audio_files:
                     skipped += 1
                     continue
-                clip, image = clip_rows.get(pair.clip_id, _NO_ROW), image_rows.get(pair.image_id, _NO_ROW)
                 yield (
                     pair.key,
                     {
-                        "clip_id": pair.clip_id,
-                        "image_id": pair.image_id,
+                        **_paired_fields(pair, clip_rows, image_rows),
                         "audio": lookup.read(audio_files[pair.clip_id]),
                         "image": lookup.read(image_files[pair.image_id]),
-                        "caption": clip.caption,
-                        "music_valence": clip.valence,
-                        "music_arousal": clip.arousal,
-                        "image_valence": image.valence,
-                        "image_arousal": image.arousal,
-                        "matching_score": pair.score,
                     },
                 )
             self._log_skipped(skipped, pairs)
+
+    def _generate_image_annotations(self, images):
+        for row in images.rows:
+            yield row.key, _image_fields(row)
+
+    def _generate_music_annotations(self, clips):
+        for row in clips.rows:
+            yield row.key, _music_fields(row)
+
+    def _generate_paired_annotations(self, pairs, images, clips):
+        image_rows, clip_rows = images.first_row_per_id(), clips.first_row_per_id()
+        for pair in pairs.rows:
+            yield pair.key, _paired_fields(pair, clip_rows, image_rows)
 
     def _join(self, table, modality, media):
         """(row, media file) for every row of `table` that has one: in the table's order when all
@@ -291,7 +313,10 @@ class ImemnetC(datasets.GeneratorBasedBuilder):
             logger.warning(f"missing_media='skip': left out {count} examples of {table.name} whose media are missing.")
 
     def _checked_data_dir(self):
+        """The absolute data_dir; None only for configs that need no media."""
         if self.config.data_dir is None:
+            if not self.config.needs_media:
+                return None
             raise datasets.exceptions.ManualDownloadError(
                 f"The IMEMNet-C config {self.config.name!r} needs the media you downloaded, passed as data_dir.\n"
                 + _MANUAL_DOWNLOAD_INSTRUCTIONS
@@ -303,6 +328,67 @@ class ImemnetC(datasets.GeneratorBasedBuilder):
                 + _MANUAL_DOWNLOAD_INSTRUCTIONS
             )
         return data_dir
+
+
+def load(config_name="image", data_dir=None, *, split=None, streaming=False, cache_dir=None, **options):
+    """What `load_dataset("imemnet_c.py", config_name, data_dir=..., ...)` returns, on every
+    `datasets` version: releases before 4 run this file as a loading script; 4 and newer refuse
+    scripts, so the builder class is run directly (same configs, options, errors and content).
+
+    `options` are config fields (`missing_media="skip"`); `split` and `streaming` as in `load_dataset`.
+    """
+    if data_dir is not None:  # the cache is named after data_dir: make it the same from any working folder
+        data_dir = os.path.abspath(os.path.expanduser(data_dir))
+    if _DATASETS_RUNS_SCRIPTS:
+        return datasets.load_dataset(
+            __file__,
+            config_name,
+            data_dir=data_dir,
+            split=split,
+            streaming=streaming,
+            cache_dir=cache_dir,
+            trust_remote_code=True,
+            **options,
+        )
+    with open(__file__, "rb") as script:  # like load_dataset: a changed script gets a new cache
+        script_hash = hashlib.sha256(script.read()).hexdigest()
+    builder = ImemnetC(config_name=config_name, data_dir=data_dir, cache_dir=cache_dir, hash=script_hash, **options)
+    if streaming:
+        return builder.as_streaming_dataset(split=split)
+    builder.download_and_prepare()
+    return builder.as_dataset(split=split)
+
+
+_DATASETS_RUNS_SCRIPTS = int(datasets.__version__.split(".")[0]) < 4
+
+
+def _image_fields(row):
+    return {"image_id": row.id, "valence": row.valence, "arousal": row.arousal, "source": _image_source(row.id)}
+
+
+def _music_fields(row):
+    return {
+        "clip_id": row.id,
+        "song_id": row.id.partition("-")[0],
+        "caption": row.caption,
+        "valence": row.valence,
+        "arousal": row.arousal,
+    }
+
+
+def _paired_fields(pair, clip_rows, image_rows):
+    """A pair's fields but its media; VA and caption are null where an id has no annotation row."""
+    clip, image = clip_rows.get(pair.clip_id, _NO_ROW), image_rows.get(pair.image_id, _NO_ROW)
+    return {
+        "clip_id": pair.clip_id,
+        "image_id": pair.image_id,
+        "caption": clip.caption,
+        "music_valence": clip.valence,
+        "music_arousal": clip.arousal,
+        "image_valence": image.valence,
+        "image_arousal": image.arousal,
+        "matching_score": pair.score,
+    }
 
 
 # Annotations
@@ -326,6 +412,13 @@ class _Pair(NamedTuple):
 class _Table(NamedTuple):
     name: str  # where it was read from, for messages
     rows: tuple
+
+    def first_row_per_id(self):
+        """{id: its first row}: where an id repeats, the pairs take its first row."""
+        first = {}
+        for row in self.rows:
+            first.setdefault(row.id, row)
+        return first
 
 
 _NO_ROW = _Row(key=-1, id="", valence=None, arousal=None, caption=None)
@@ -352,7 +445,7 @@ class _AnnotationFiles:
         url = _ANNOTATION_URLS[name]
         try:
             return parser(self._dl_manager.download(url))
-        except OSError as error:
+        except (OSError, ImportError) as error:  # ImportError: datasets 5 without fsspec's http extra
             raise ConnectionError(
                 f"Could not download {name} from {url} ({type(error).__name__}: {error}). "
                 f"Place {name} in data_dir to use it instead of downloading it."
@@ -432,20 +525,15 @@ _PARSERS = {
 
 
 def _unit_interval_value(text, path, line, column):
+    """A number in [0, 1], as the float32 it is stored as: streamed examples, which on datasets 5
+    skip the Arrow cast, then equal prepared ones."""
     try:
         value = float(text)
     except ValueError:
         raise ValueError(f"{path}, line {line}: {column} is {text!r}, expected a number in [0, 1].") from None
     if not 0.0 <= value <= 1.0:
         raise ValueError(f"{path}, line {line}: {column} is {value}, expected a number in [0, 1].")
-    return value
-
-
-def _first_row_per_id(table):
-    first = {}
-    for row in table.rows:
-        first.setdefault(row.id, row)
-    return first
+    return float(numpy.float32(value))
 
 
 def _image_source(image_id):

@@ -18,24 +18,26 @@ os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="imemnet-c-hf-home-")
 sys.path.insert(0, ROOT)
 
 import datasets  # noqa: E402
+import imemnet_c  # noqa: E402
 import pytest  # noqa: E402
 
 from tools import sample  # noqa: E402
+
+DATASETS_RUNS_SCRIPTS = int(datasets.__version__.split(".")[0]) < 4
 
 datasets.disable_progress_bars()
 
 
 @pytest.fixture
 def load(tmp_path):
-    """load(config, data_dir, streaming=False, **options): what a user's load_dataset call returns."""
+    """load(config, data_dir, streaming=False, **options): what a user's one load call returns
+    (load_dataset on datasets 3.6, the builder on 4 and newer), cached in tmp_path."""
 
     def load(config, data_dir, streaming=False, **options):
-        return datasets.load_dataset(
-            SCRIPT,
+        return imemnet_c.load(
             config,
-            data_dir=str(data_dir),
+            None if data_dir is None else str(data_dir),
             streaming=streaming,
-            trust_remote_code=True,
             cache_dir=str(tmp_path / "cache"),
             **options,
         )
@@ -54,9 +56,15 @@ def content(dataset):
 def _decoded(value):
     if hasattr(value, "tobytes"):  # a PIL image
         return ("image", value.size, value.mode, hashlib.sha256(value.tobytes()).hexdigest())
-    if isinstance(value, dict) and "array" in value:
-        return ("audio", value["sampling_rate"], hashlib.sha256(value["array"].tobytes()).hexdigest())
+    if is_audio(value):  # back to 16-bit samples: datasets 3.6 and 5.x decode with different libraries
+        samples = (value["array"] * 32768).round().astype("int16")
+        return ("audio", value["sampling_rate"], hashlib.sha256(samples.tobytes()).hexdigest())
     return value
+
+
+def is_audio(value):
+    """A decoded Audio value: a dict on datasets 3.6, a torchcodec AudioDecoder on 4 and newer."""
+    return (isinstance(value, dict) and "array" in value) or type(value).__name__ == "AudioDecoder"
 
 
 def by_id(dataset, id_field):

@@ -7,7 +7,7 @@ import shutil
 
 import datasets
 import pytest
-from conftest import SAMPLE, SCRIPT
+from conftest import SAMPLE
 
 from tools import sample
 
@@ -40,9 +40,9 @@ def write(path, text):
 
 
 @MODES
-def test_without_data_dir_the_error_says_what_to_download_and_how_to_load(streaming):
+def test_without_data_dir_the_error_says_what_to_download_and_how_to_load(load, streaming):
     with pytest.raises(datasets.exceptions.ManualDownloadError) as error:
-        consume(datasets.load_dataset(SCRIPT, "paired", trust_remote_code=True, streaming=streaming))
+        consume(load("paired", None, streaming=streaming))
     for expected in ("IAPS", "NAPS", "EMOTIC", "DEAM", "data_dir", "load_dataset"):
         assert expected in str(error.value)
 

@@ -12,17 +12,11 @@ LAYOUTS = ["folder", "zip", "tar", "tar.gz"]
 @pytest.fixture(scope="module")
 def reference_content(tmp_path_factory):
     """The content every layout must give: the bundled sample's, prepared."""
-    import datasets
-    from conftest import SCRIPT
+    import imemnet_c
 
     cache = str(tmp_path_factory.mktemp("reference-cache"))
     return {
-        config: {
-            split: content(ds)
-            for split, ds in datasets.load_dataset(
-                SCRIPT, config, data_dir=SAMPLE, trust_remote_code=True, cache_dir=cache
-            ).items()
-        }
+        config: {split: content(ds) for split, ds in imemnet_c.load(config, SAMPLE, cache_dir=cache).items()}
         for config in SAMPLE_COUNTS
     }
 

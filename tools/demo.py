@@ -8,7 +8,9 @@ import os
 
 import datasets
 
-SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "imemnet_c.py")
+import imemnet_c
+
+SAMPLE = os.path.join(os.path.dirname(os.path.abspath(imemnet_c.__file__)), "data", "sample")
 
 
 def describe(example):
@@ -18,20 +20,20 @@ def describe(example):
         if name == "image":
             value = f"<{value.width}x{value.height} {value.mode} picture>"
         elif name == "audio":
-            value = f"<{len(value['array'])} samples at {value['sampling_rate']} Hz>"
+            value = f"<{len(value['array'])} samples at {value['sampling_rate']} Hz>"  # a dict, or an AudioDecoder
         lines.append(f"    {name}: {value!r}")
     return "\n".join(lines)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data-dir", default=os.path.join(os.path.dirname(SCRIPT), "data", "sample"))
+    parser.add_argument("--data-dir", default=SAMPLE)
     data_dir = parser.parse_args().data_dir
     datasets.logging.set_verbosity_error()
     datasets.disable_progress_bars()
     for config in ("image", "music", "paired"):
-        prepared = datasets.load_dataset(SCRIPT, config, data_dir=data_dir, trust_remote_code=True)
-        streamed = datasets.load_dataset(SCRIPT, config, data_dir=data_dir, trust_remote_code=True, streaming=True)
+        prepared = imemnet_c.load(config, data_dir)
+        streamed = imemnet_c.load(config, data_dir, streaming=True)
         for split, dataset in prepared.items():
             streamed_count = sum(1 for _ in streamed[split])
             print(f"{config}/{split}: {dataset.num_rows} examples prepared, {streamed_count} streamed")
