@@ -1,7 +1,6 @@
 """Shared fixtures: an offline Hugging Face home, a loader that keeps its cache in tmp_path, and
 helpers that build the users' download layouts from the sample generator's pieces."""
 
-import hashlib
 import os
 import sys
 import tempfile
@@ -18,10 +17,11 @@ os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="imemnet-c-hf-home-")
 sys.path.insert(0, ROOT)
 
 import datasets  # noqa: E402
-import imemnet_c  # noqa: E402
 import pytest  # noqa: E402
 
+import imemnet_c  # noqa: E402
 from tools import sample  # noqa: E402
+from tools.digest import content, is_audio  # noqa: E402, F401  (for the tests)
 
 DATASETS_RUNS_SCRIPTS = int(datasets.__version__.split(".")[0]) < 4
 
@@ -43,28 +43,6 @@ def load(tmp_path):
         )
 
     return load
-
-
-def content(dataset):
-    """Every example of a split with media reduced to what decoding gave, sorted: comparable
-    between prepared and streamed datasets, whose media paths and order may differ."""
-    return sorted(
-        (tuple(sorted((name, _decoded(value)) for name, value in example.items())) for example in dataset), key=repr
-    )
-
-
-def _decoded(value):
-    if hasattr(value, "tobytes"):  # a PIL image
-        return ("image", value.size, value.mode, hashlib.sha256(value.tobytes()).hexdigest())
-    if is_audio(value):  # back to 16-bit samples: datasets 3.6 and 5.x decode with different libraries
-        samples = (value["array"] * 32768).round().astype("int16")
-        return ("audio", value["sampling_rate"], hashlib.sha256(samples.tobytes()).hexdigest())
-    return value
-
-
-def is_audio(value):
-    """A decoded Audio value: a dict on datasets 3.6, a torchcodec AudioDecoder on 4 and newer."""
-    return (isinstance(value, dict) and "array" in value) or type(value).__name__ == "AudioDecoder"
 
 
 def by_id(dataset, id_field):

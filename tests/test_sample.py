@@ -154,3 +154,20 @@ def test_the_demo_loads_every_config_both_ways():
     for config, splits in SAMPLE_COUNTS.items():
         for split, count in splits.items():
             assert f"{config}/{split}: {count} examples prepared, {count} streamed" in result.stdout
+
+
+@pytest.mark.parametrize("streaming", [False, True], ids=["prepared", "streaming"])
+@pytest.mark.parametrize("config", ["image", "music", "paired"])
+def test_annotation_configs_give_the_same_examples_without_media_and_need_none(load, annotated, config, streaming):
+    with_media = load(config, SAMPLE)
+    annotations = load(f"{config}_annotations", annotated, streaming=streaming)  # annotation files only
+    for split, dataset in with_media.items():
+        media_columns = [name for name in dataset.column_names if name in ("image", "audio")]
+        assert content(annotations[split]) == content(dataset.remove_columns(media_columns))
+
+
+def test_annotation_configs_download_the_annotations_when_no_data_dir_is_given(load):
+    with pytest.raises(
+        ConnectionError, match="Could not download image_va.csv from https://raw.githubusercontent.com/"
+    ):
+        load("image_annotations", None)  # offline in the tests: the download is refused

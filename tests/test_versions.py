@@ -1,0 +1,36 @@
+"""One load call for every datasets version: the suite runs on datasets 3.6 and on 5.x, and here
+the two environments are compared example by example (`make test-5` names the 3.6 one)."""
+
+import json
+import os
+import subprocess
+
+import datasets
+import pytest
+from conftest import ROOT, SAMPLE
+
+from tools.digest import digest
+
+PEER = os.environ.get("IMEMNET_C_PEER_PYTHON")
+
+
+@pytest.mark.skipif(
+    not PEER, reason="no other datasets environment named by IMEMNET_C_PEER_PYTHON (make test-5 sets it)"
+)
+def test_the_other_datasets_version_gives_identical_content_for_every_config(tmp_path):
+    peer = subprocess.run(
+        [PEER, "-m", "tools.digest", "--data-dir", SAMPLE, "--cache-dir", str(tmp_path / "peer-cache")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=900,
+    )
+    assert peer.returncode == 0, peer.stderr[-3000:]
+    peer_version = subprocess.run(
+        [PEER, "-c", "import datasets; print(datasets.__version__)"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+    assert peer_version != datasets.__version__, "the peer environment has the same datasets version"
+    ours = digest(SAMPLE, cache_dir=str(tmp_path / "cache"))
+    assert len(ours) == 2 * (1 + 1 + 3) * 2  # media and annotation configs, every split, both modes
+    assert json.loads(peer.stdout) == ours
