@@ -7,7 +7,7 @@ import subprocess
 
 import datasets
 import pytest
-from conftest import ROOT, SAMPLE
+from conftest import ROOT, SAMPLE, content
 
 from tools.digest import digest
 
@@ -34,3 +34,29 @@ def test_the_other_datasets_version_gives_identical_content_for_every_config(tmp
     ours = digest(SAMPLE, cache_dir=str(tmp_path / "cache"))
     assert len(ours) == 2 * (1 + 1 + 3) * 2  # media and annotation configs, every split, both modes
     assert json.loads(peer.stdout) == ours
+
+
+@pytest.mark.skipif(
+    not PEER, reason="no other datasets environment named by IMEMNET_C_PEER_PYTHON (make test-5 sets it)"
+)
+def test_a_folder_exported_on_the_other_version_loads_here_with_the_same_content(load, tmp_path):
+    out = tmp_path / "exported-by-peer"
+    command = [
+        PEER,
+        "-m",
+        "tools.export",
+        "--data-dir",
+        SAMPLE,
+        "--out",
+        str(out),
+        "--cache-dir",
+        str(tmp_path / "peer"),
+    ]
+    peer = subprocess.run(command + ["--config", "image", "music", "paired"], capture_output=True, text=True, cwd=ROOT)
+    assert peer.returncode == 0, peer.stderr[-3000:]
+    for config, script_config in (("image", "image"), ("music", "music"), ("paired", "paired_annotations")):
+        exported = datasets.load_dataset(str(out), config, cache_dir=str(tmp_path / "parquet-cache"))
+        script = load(script_config, SAMPLE)
+        assert {split: content(ds) for split, ds in exported.items()} == {
+            split: content(ds) for split, ds in script.items()
+        }
