@@ -6,14 +6,14 @@ OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
 PIP_INSTALL := -m pip install --quiet --disable-pip-version-check
 FFMPEG_LIBS := libavcodec59 libavformat59 libavutil57 libavdevice59 libavfilter8 libswscale6 libswresample4
 
-.PHONY: demo test test-36 test-5 lint ffmpeg sample clean
+.PHONY: demo test test-36 test-5 lint ffmpeg sample plot clean
 
-.venv/.installed: requirements.txt requirements-test.txt
+.venv/.installed: requirements.txt requirements-test.txt requirements-plot.txt
 	$(PYTHON) -m venv .venv
 	.venv/bin/python $(PIP_INSTALL) -r requirements-test.txt
 	touch $@
 
-.venv-5/.installed: requirements-5.txt requirements-test-5.txt
+.venv-5/.installed: requirements-5.txt requirements-test-5.txt requirements-plot.txt
 	$(PYTHON) -m venv .venv-5
 	.venv-5/bin/python $(PIP_INSTALL) -r requirements-test-5.txt
 	touch $@
@@ -42,6 +42,10 @@ ffmpeg:
 
 sample: .venv/.installed
 	.venv/bin/python -m tools.sample data/sample
+
+# The card's figure, from the real annotation files (ANNOTATIONS=folder holding them).
+plot: .venv/.installed
+	.venv/bin/python -m tools.plot --annotations $(or $(ANNOTATIONS),../shared/reference) --out docs/va_space.png
 
 clean:
 	rm -rf .venv .venv-5 .hf-demo .pytest_cache

@@ -60,7 +60,8 @@ def test_the_export_card_declares_configs_files_and_features(exported):
     }
     assert all(split.num_bytes > 0 for info in infos.values() for split in info.splits.values())
     assert "## This export" in card.text and "private or gated" in card.text
-    assert sorted(os.listdir(exported)) == ["README.md", "image", "music", "paired"]
+    assert sorted(os.listdir(exported)) == ["README.md", "docs", "image", "music", "paired"]
+    assert "](docs/va_space.png)" in card.text and os.path.isfile(os.path.join(exported, "docs", "va_space.png"))
 
 
 @MODES
@@ -104,7 +105,7 @@ def test_a_non_empty_out_is_refused_unless_overwrite(tmp_path, annotated):
         export(str(annotated), str(out), configs=["image_annotations"], cache_dir=str(tmp_path / "c"))
     assert os.listdir(out) == ["notes.txt"]
     export(str(annotated), str(out), configs=["image_annotations"], overwrite=True, cache_dir=str(tmp_path / "c"))
-    assert sorted(os.listdir(out)) == ["README.md", "image_annotations"]
+    assert sorted(os.listdir(out)) == ["README.md", "docs", "image_annotations"]
     cli = subprocess.run(
         [
             sys.executable,

@@ -24,7 +24,9 @@ from huggingface_hub import DatasetCard
 
 import imemnet_c
 
-CARD = os.path.join(os.path.dirname(os.path.abspath(imemnet_c.__file__)), "dataset_card.md")
+PROJECT = os.path.dirname(os.path.abspath(imemnet_c.__file__))
+CARD = os.path.join(PROJECT, "dataset_card.md")
+FIGURE = os.path.join("docs", "va_space.png")  # the card shows it
 MEDIA_CONFIGS = ["image", "music", "paired"]
 ANNOTATION_CONFIGS = ["image_annotations", "music_annotations", "paired_annotations"]
 
@@ -56,6 +58,8 @@ def export(
         os.rename(os.path.join(work, name), os.path.join(staging, name))
     shutil.rmtree(work)
     _write_card(os.path.join(staging, "README.md"), infos, data_files, embed_paired_media)
+    os.makedirs(os.path.join(staging, os.path.dirname(FIGURE)))
+    shutil.copy(os.path.join(PROJECT, FIGURE), os.path.join(staging, FIGURE))
     if os.path.exists(out):
         replaced = f"{staging}.replaced"
         os.rename(out, replaced)
