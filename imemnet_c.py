@@ -6,17 +6,22 @@ import csv
 import dataclasses
 import gzip
 import hashlib
+import io
 import lzma
 import os
 import re
 import shutil
 import tarfile
 import tempfile
+import wave
 import zipfile
+import zlib
 from typing import NamedTuple
 
 import datasets
 import numpy
+import PIL.Image
+import soundfile
 
 _CITATION = """\
 @article{choi2025mmva,
@@ -88,6 +93,9 @@ _AUDIO = _Modality("audio", (".wav", ".flac", ".mp3"), "IMEMNet's DEAM clips")
 
 _ARCHIVE_EXTENSIONS = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz")
 
+# What media the rows of each annotation table need: {modality: the row field holding the id}.
+_MEDIA_IDS = {"images": {_IMAGES: "id"}, "clips": {_AUDIO: "id"}, "pairs": {_AUDIO: "clip_id", _IMAGES: "image_id"}}
+
 
 @dataclasses.dataclass
 class ImemnetCConfig(datasets.BuilderConfig):
@@ -95,13 +103,16 @@ class ImemnetCConfig(datasets.BuilderConfig):
 
     `splits` maps a split name to `{argument: annotation file}`, where the argument (`images`,
     `clips` or `pairs`) says how the file is parsed and what the config's generator receives.
-    `missing_media` is the user's choice for annotated items whose media file is not in `data_dir`:
-    `"error"` (default) or `"skip"` (drop those examples and log how many).
+    `missing_media` is the user's choice for annotated items whose media file is missing from
+    `data_dir` or unreadable: `"error"` (default) or `"skip"` (leave those examples out, counted in
+    a warning). `rows_per_shard` sets how finely the work is split for `num_proc` and for streaming
+    workers (an archive read in one pass is always one shard).
     """
 
     features: datasets.Features | None = None
     splits: dict | None = None
     missing_media: str = "error"
+    rows_per_shard: int = 2000
 
     @property
     def needs_media(self):
@@ -219,98 +230,83 @@ class ImemnetC(datasets.GeneratorBasedBuilder):
         data_dir = self._checked_data_dir()
         found = sorted(dl_manager.iter_files(data_dir)) if data_dir else []
         annotations = _AnnotationFiles(found, dl_manager)
-        media = {"media": _Media.find(found, dl_manager, self._cache_dir_root)} if self.config.needs_media else {}
-        return [
-            datasets.SplitGenerator(
-                name=split,
-                gen_kwargs={**media, **{arg: annotations.read(arg, name) for arg, name in inputs.items()}},
+        media = _Media(found, dl_manager, self._cache_dir_root) if self.config.needs_media else None
+        split_generators = []
+        for split, inputs in self.config.splits.items():
+            (argument, table), *lookups = ((arg, annotations.read(arg, name)) for arg, name in inputs.items())
+            rows = self._rows_with_media(table, _MEDIA_IDS[argument], media) if media else table.rows
+            shards = (
+                media.shards(rows, self.config.rows_per_shard) if media else _chunks(rows, self.config.rows_per_shard)
             )
-            for split, inputs in self.config.splits.items()
-        ]
+            media_kwargs = {"media": media} if media else {}
+            split_generators.append(
+                datasets.SplitGenerator(name=split, gen_kwargs={"shards": shards, **media_kwargs, **dict(lookups)})
+            )
+        return split_generators
 
     def _generate_examples(self, **inputs):
         return getattr(self, f"_generate_{self.config.name}")(**inputs)
 
-    def _generate_image(self, media, images):
-        for row, image in self._join(images, _IMAGES, media):
-            yield row.key, {**_image_fields(row), "image": image}
+    def _generate_image(self, shards, media):
+        for row, files in media.read(shards, skip_unreadable=self._skips_bad_media):
+            yield row.key, {**_image_fields(row), **files}
 
-    def _generate_music(self, media, clips):
-        for row, audio in self._join(clips, _AUDIO, media):
-            yield row.key, {**_music_fields(row), "audio": audio}
+    def _generate_music(self, shards, media):
+        for row, files in media.read(shards, skip_unreadable=self._skips_bad_media):
+            yield row.key, {**_music_fields(row), **files}
 
-    def _generate_paired(self, media, pairs, images, clips):
+    def _generate_paired(self, shards, media, images, clips):
         image_rows, clip_rows = images.first_row_per_id(), clips.first_row_per_id()
-        image_ids, clip_ids = {pair.image_id for pair in pairs.rows}, {pair.clip_id for pair in pairs.rows}
-        with media.random_access() as lookup:
-            image_files, audio_files = lookup.index(_IMAGES, image_ids), lookup.index(_AUDIO, clip_ids)
-            self._handle_missing(
-                {_IMAGES: sorted(image_ids - image_files.keys()), _AUDIO: sorted(clip_ids - audio_files.keys())},
-                pairs,
-                media,
-            )
-            skipped = 0
-            for pair in pairs.rows:
-                if pair.image_id not in image_files or pair.clip_id not in audio_files:
-                    skipped += 1
-                    continue
-                yield (
-                    pair.key,
-                    {
-                        **_paired_fields(pair, clip_rows, image_rows),
-                        "audio": lookup.read(audio_files[pair.clip_id]),
-                        "image": lookup.read(image_files[pair.image_id]),
-                    },
-                )
-            self._log_skipped(skipped, pairs)
+        for pair, files in media.read(shards, skip_unreadable=self._skips_bad_media):
+            yield pair.key, {**_paired_fields(pair, clip_rows, image_rows), **files}
 
-    def _generate_image_annotations(self, images):
-        for row in images.rows:
-            yield row.key, _image_fields(row)
+    def _generate_image_annotations(self, shards):
+        for shard in shards:
+            for row in shard.rows:
+                yield row.key, _image_fields(row)
 
-    def _generate_music_annotations(self, clips):
-        for row in clips.rows:
-            yield row.key, _music_fields(row)
+    def _generate_music_annotations(self, shards):
+        for shard in shards:
+            for row in shard.rows:
+                yield row.key, _music_fields(row)
 
-    def _generate_paired_annotations(self, pairs, images, clips):
+    def _generate_paired_annotations(self, shards, images, clips):
         image_rows, clip_rows = images.first_row_per_id(), clips.first_row_per_id()
-        for pair in pairs.rows:
-            yield pair.key, _paired_fields(pair, clip_rows, image_rows)
+        for shard in shards:
+            for pair in shard.rows:
+                yield pair.key, _paired_fields(pair, clip_rows, image_rows)
 
-    def _join(self, table, modality, media):
-        """(row, media file) for every row of `table` that has one: in the table's order when all
-        files are local (prepared), else in one sequential pass over each archive (streaming)."""
-        rows_by_id = collections.defaultdict(list)
+    @property
+    def _skips_bad_media(self):
+        return self.config.missing_media == "skip"
+
+    def _rows_with_media(self, table, id_fields, media):
+        """(row, {modality: location}) for each row whose media files are all in data_dir; the others
+        are an error, before anything is generated, or with missing_media="skip" left out and counted."""
+        located, missing = [], {modality: set() for modality in id_fields}
         for row in table.rows:
-            rows_by_id[row.id].append(row)
-        if media.archives:
-            for media_id, file in media.scan(modality, rows_by_id.keys()):
-                for row in rows_by_id.pop(media_id):
-                    yield row, file
-        else:
-            files = dict(media.scan(modality, rows_by_id.keys()))
-            for row in table.rows:
-                if row.id in files:
-                    yield row, files[row.id]
-            rows_by_id = {media_id: rows for media_id, rows in rows_by_id.items() if media_id not in files}
-        self._handle_missing({modality: sorted(rows_by_id)}, table, media)
-        self._log_skipped(sum(len(rows) for rows in rows_by_id.values()), table)
-
-    def _handle_missing(self, missing_ids, table, media):
-        if self.config.missing_media == "skip" or not any(missing_ids.values()):
-            return
+            where = {
+                modality: media.locations[modality].get(getattr(row, field)) for modality, field in id_fields.items()
+            }
+            for modality, location in where.items():
+                if location is None:
+                    missing[modality].add(getattr(row, id_fields[modality]))
+            if all(where.values()):
+                located.append((row, where))
+        if not any(missing.values()):
+            return located
+        if self._skips_bad_media:
+            logger.warning(
+                f"missing_media='skip': left out {len(table.rows) - len(located)} examples of {table.name} whose media are missing."
+            )
+            return located
         raise FileNotFoundError(
             f"Media files named in {table.name} are missing from data_dir={self.config.data_dir} "
             f"(searched {media.searched}):\n"
-            + "".join(_describe_missing(modality, ids) for modality, ids in missing_ids.items() if ids)
+            + "".join(_describe_missing(modality, sorted(ids)) for modality, ids in missing.items() if ids)
             + 'Add the missing downloads to data_dir (see the dataset card), or pass missing_media="skip" '
             "to leave out the examples whose media are missing."
         )
-
-    @staticmethod
-    def _log_skipped(count, table):
-        if count:
-            logger.warning(f"missing_media='skip': left out {count} examples of {table.name} whose media are missing.")
 
     def _checked_data_dir(self):
         """The absolute data_dir; None only for configs that need no media."""
@@ -564,133 +560,250 @@ def _describe_missing(modality, ids):
 # Media
 
 
+class _Location(NamedTuple):
+    container: str  # a loose file, or the archive holding the member
+    member: str | None  # the member's name in the archive; None for a loose file
+    size: int
+    offset: int | None = None  # where a tar member's data starts, in the uncompressed tar
+
+
+class _Shard(NamedTuple):
+    rows: tuple  # rows, or (row, {modality: location}) where media are needed
+    archive: str | None = None  # the archive a streamed image or music shard reads in one pass
+
+
+def _chunks(rows, size):
+    return [_Shard(tuple(rows[start : start + size])) for start in range(0, len(rows), size)] or [_Shard(())]
+
+
 def _media_id(path, modality):
     """The id a media file stands for (its name without extension), or None if it is not one."""
     parts = re.split(r"[\\/]", path)
-    if any(part.startswith("__MACOSX") for part in parts) or parts[-1].startswith("."):
+    if any(part.startswith("__MACOSX") for part in parts) or parts[-1].startswith((".", "__")):
         return None
     stem, extension = os.path.splitext(parts[-1])
     return stem if extension.lower() in modality.extensions else None
 
 
-@dataclasses.dataclass
 class _Media:
-    """The media files in data_dir. Prepared, archives are extracted into the datasets cache and
-    every file is a local path; streaming, archives are read in place."""
+    """Where each media file of data_dir lies, by modality and id, found before anything is
+    generated. Prepared, archives are extracted into the datasets cache (an interrupted extraction
+    is redone) and every location is a local file; streaming, archive members are read in place."""
 
-    files: tuple  # local files
-    archives: tuple  # (path, dl_manager.iter_archive(path)), streaming only
-    searched: str  # what was searched, for messages
-    scratch_dir: str
-
-    @classmethod
-    def find(cls, found, dl_manager, scratch_dir):
+    def __init__(self, found, dl_manager, scratch_dir):
+        self.streaming = dl_manager.is_streaming
+        self.scratch_dir = scratch_dir
+        self.locations = {_IMAGES: {}, _AUDIO: {}}
         archives = [path for path in found if path.lower().endswith(_ARCHIVE_EXTENSIONS)]
-        files = tuple(path for path in found if not path.lower().endswith(_ARCHIVE_EXTENSIONS))
-        searched = f"{len(files)} files" + (
+        loose = [path for path in found if not path.lower().endswith(_ARCHIVE_EXTENSIONS)]
+        self.searched = f"{len(loose)} files" + (
             f" and the archives {', '.join(map(os.path.basename, archives))}" if archives else ""
         )
-        if dl_manager.is_streaming:
-            return cls(files, tuple((path, dl_manager.iter_archive(path)) for path in archives), searched, scratch_dir)
-        extracted = dl_manager.extract(archives) if archives else []
-        return cls(files + tuple(sorted(dl_manager.iter_files(extracted))), (), searched, scratch_dir)
+        for path in loose:
+            self._add(_Location(path, None, os.path.getsize(path)))
+        self.archives = {}
+        for archive in archives:
+            members = _archive_members(archive)
+            if self.streaming:
+                self.archives[archive] = dl_manager.iter_archive(archive)
+                for member in members:
+                    self._add(member)
+            else:
+                root = _extracted(archive, members, dl_manager)
+                for member in members:
+                    self._add(_Location(os.path.join(root, member.member), None, member.size))
 
-    def scan(self, modality, wanted):
-        """(id, file) for each wanted id, the first file found for it, in one pass over each archive."""
-        seen = set()
-        for path in self.files:
-            media_id = _media_id(path, modality)
-            if media_id in wanted and media_id not in seen:
-                seen.add(media_id)
-                yield media_id, {"path": path, "bytes": None}
-        for _, members in self.archives:
-            for member, f in members:
-                media_id = _media_id(member, modality)
-                if media_id in wanted and media_id not in seen:
-                    seen.add(media_id)
-                    yield media_id, {"path": member, "bytes": f.read()}
+    def _add(self, location):
+        for modality, located in self.locations.items():
+            media_id = _media_id(location.member or location.container, modality)
+            if media_id is None:
+                continue
+            first = located.setdefault(media_id, location)
+            if first.size != location.size:  # an archive beside its own extraction holds equal copies
+                logger.warning(
+                    f"Two different {modality.name} files for {media_id}: {_describe(first)} and {_describe(location)}; "
+                    f"using the first (data_dir's folders in name order, then archives, each in its own order)."
+                )
 
-    def random_access(self):
-        return _RandomAccess(self)
+    def shards(self, located, rows_per_shard):
+        """Streaming image or music: one shard per archive, read in one pass; otherwise rows in chunks."""
+        by_archive = collections.defaultdict(list)
+        for row, where in located:
+            (location,) = where.values() if len(where) == 1 and self.streaming else (None,)
+            by_archive[location.container if location and location.member else None].append((row, where))
+        loose = by_archive.pop(None, [])
+        return [_Shard(tuple(rows), archive) for archive, rows in by_archive.items()] + (
+            _chunks(loose, rows_per_shard) if loose or not by_archive else []
+        )
+
+    def read(self, shards, skip_unreadable):
+        """(row, {modality name: file}) for every row of the shards whose media files are readable."""
+        skipped = 0
+        with _RandomAccess(self.scratch_dir) as random_access:
+            for shard in shards:
+                pairs = self._read_in_one_pass(shard) if shard.archive else random_access.read_rows(shard.rows)
+                for row, files in pairs:
+                    problems = [_media_problem(file, modality, getattr(row, "id", None)) for modality, file in files]
+                    if any(problems):
+                        if not skip_unreadable:
+                            raise ValueError(next(p for p in problems if p) + _UNREADABLE_ADVICE)
+                        skipped += 1
+                        continue
+                    yield row, {modality.name: file for modality, file in files}
+        if skipped:
+            logger.warning(f"missing_media='skip': left out {skipped} examples whose media files are unreadable.")
+
+    def _read_in_one_pass(self, shard):
+        wanted = collections.defaultdict(list)
+        for row, where in shard.rows:
+            ((modality, location),) = where.items()
+            wanted[location.member].append(row)
+        for member, f in self.archives[shard.archive]:
+            if member in wanted:
+                file = {"path": member, "bytes": f.read()}
+                for row in wanted.pop(member):
+                    yield row, [(modality, file)]
+        if wanted:
+            raise FileNotFoundError(
+                f"{shard.archive} no longer holds {', '.join(list(wanted)[:5])}: it changed while being read. Load again."
+            )
+
+
+_UNREADABLE_ADVICE = ' Replace it with a good copy (download it again), or pass missing_media="skip" to leave it out.'
+
+
+def _describe(location):
+    return f"{location.member} in {location.container}" if location.member else location.container
+
+
+def _archive_members(path):
+    """The regular files of a zip or tar archive, as locations; names that would land outside the
+    extraction (absolute, `..`) and archives inside the archive are left out with a warning."""
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                entries = [(info.filename, info.file_size, None) for info in archive.infolist() if not info.is_dir()]
+        elif tarfile.is_tarfile(path):
+            with tarfile.open(path) as archive:
+                entries = [(info.name, info.size, info.offset_data) for info in archive if info.isreg()]
+        else:
+            raise ValueError("it is neither a zip nor a tar archive")
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, tarfile.TarError, zlib.error, lzma.LZMAError) as error:
+        raise ValueError(
+            f"{path} cannot be read as an archive ({error}). It may be truncated or not an archive despite its name: "
+            "download it again, or move it out of data_dir."
+        ) from None
+    members = []
+    for name, size, offset in entries:
+        parts = re.split(r"[\\/]", name)
+        if name.startswith(("/", "\\")) or re.match(r"[A-Za-z]:", name) or ".." in parts:
+            logger.warning(f"{path}: left out the member {name!r}, whose path points outside the archive.")
+        elif name.lower().endswith(_ARCHIVE_EXTENSIONS):
+            logger.warning(f"{path}: the archive {name!r} inside it is not opened; extract it into data_dir to use it.")
+        else:
+            members.append(_Location(path, name, size, offset))
+    return members
+
+
+def _extracted(archive, members, dl_manager):
+    """The folder `archive` is extracted to in the datasets cache; an extraction that an interrupted
+    run left incomplete (datasets would reuse it) is done again."""
+    root = dl_manager.extract(archive)
+    if all(os.path.isfile(os.path.join(root, member.member)) for member in members):
+        return root
+    force_extract = dl_manager.download_config.force_extract
+    dl_manager.download_config.force_extract = True
+    try:
+        return dl_manager.extract(archive)
+    finally:
+        dl_manager.download_config.force_extract = force_extract
+
+
+def _media_problem(file, modality, media_id):
+    """What makes a media file unusable (empty, not an image or audio file, truncated), or None.
+    A readable file in another format than its extension says is fine: decoders go by content."""
+    where = f"{file['path']}" + (f" (the {modality.name} of {media_id})" if media_id else "")
+    data = file["bytes"]
+    if data is None:
+        with open(file["path"], "rb") as f:
+            data = f.read()
+    if not data:
+        return f"{where} is empty (0 bytes)."
+    stream = io.BytesIO(data)
+    try:
+        if modality is _IMAGES:
+            picture = PIL.Image.open(stream)
+            complete = {"JPEG": b"\xff\xd9", "PNG": b"IEND"}.get(picture.format, b"")
+            if complete not in data[-1024:]:
+                return f"{where} is a truncated {picture.format} (its end marker is missing)."
+        else:
+            frames = soundfile.info(stream).frames
+            declared = _declared_wav_frames(data)
+            if frames == 0 or (declared is not None and frames < declared):
+                return f"{where} is truncated: {frames} of {declared if declared is not None else 'some'} audio frames."
+    except (PIL.UnidentifiedImageError, soundfile.LibsndfileError, RuntimeError) as error:
+        return f"{where} is not a readable {modality.name} file ({type(error).__name__})."
+    return None
+
+
+def _declared_wav_frames(data):
+    """The frame count a PCM WAV header declares (libsndfile quietly shortens a truncated file), or None."""
+    try:
+        with wave.open(io.BytesIO(data)) as header:
+            return header.getnframes()
+    except (wave.Error, EOFError):
+        return None
 
 
 class _RandomAccess:
-    """Reads any media file by id without rescanning archives: local files by path, zip members
-    through the zip's directory, tar members at their offset (a compressed tar is first
-    decompressed once to an anonymous temporary file in the datasets cache)."""
+    """Reads media by location without rescanning archives: loose files by path, zip members
+    through the zip's directory, tar members at their offset (a compressed tar is first decompressed
+    once into an anonymous temporary file in the datasets cache: gzip has no random access)."""
 
-    def __init__(self, media):
-        self._media = media
+    def __init__(self, scratch_dir):
+        self._scratch_dir = scratch_dir
+        self._archives = {}
         self._open = []
 
     def __enter__(self):
-        self._archives = [self._open_archive(path) for path, _ in self._media.archives]
         return self
 
     def __exit__(self, *exc):
-        for handle in self._open:
+        for handle in reversed(self._open):
             handle.close()
 
-    def index(self, modality, wanted):
-        """{id: where its first file lies} for the wanted ids that have a file."""
-        where = {}
-        for path in self._media.files:
-            media_id = _media_id(path, modality)
-            if media_id in wanted:
-                where.setdefault(media_id, (None, path))
-        for archive in self._archives:
-            for member in archive.names():
-                media_id = _media_id(member, modality)
-                if media_id in wanted:
-                    where.setdefault(media_id, (archive, member))
-        return where
+    def read_rows(self, rows):
+        for row, where in rows:
+            yield row, [(modality, self.read(location)) for modality, location in where.items()]
 
-    @staticmethod
-    def read(location):
-        archive, path = location
-        return {"path": path, "bytes": None if archive is None else archive.read(path)}
+    def read(self, location):
+        if location.member is None:
+            return {"path": location.container, "bytes": None}
+        archive = self._archives.get(location.container) or self._opened(location.container)
+        if isinstance(archive, zipfile.ZipFile):
+            return {"path": location.member, "bytes": archive.read(location.member)}
+        archive.seek(location.offset)
+        return {"path": location.member, "bytes": archive.read(location.size)}
 
-    def _open_archive(self, path):
+    def _opened(self, path):
         if zipfile.is_zipfile(path):
-            return _ZipMembers(self._keep(zipfile.ZipFile(path)))
-        tar = self._keep(open(path, "rb"))
-        head = tar.read(6)
-        tar.seek(0)
-        for magic, decompressor in _DECOMPRESSORS.items():
-            if head.startswith(magic):
-                os.makedirs(self._media.scratch_dir, exist_ok=True)
-                compressed, tar = tar, self._keep(tempfile.TemporaryFile(dir=self._media.scratch_dir))
-                with decompressor(compressed) as stream:
-                    shutil.copyfileobj(stream, tar, 1 << 20)
-                tar.seek(0)
-        return _TarMembers(self._keep(tarfile.open(fileobj=tar, mode="r:")))
+            archive = self._keep(zipfile.ZipFile(path))
+        else:
+            archive = self._keep(open(path, "rb"))
+            head = archive.read(6)
+            archive.seek(0)
+            for magic, decompressor in _DECOMPRESSORS.items():
+                if head.startswith(magic):
+                    os.makedirs(self._scratch_dir, exist_ok=True)
+                    compressed, archive = archive, self._keep(tempfile.TemporaryFile(dir=self._scratch_dir))
+                    with decompressor(compressed) as stream:
+                        shutil.copyfileobj(stream, archive, 1 << 20)
+        self._archives[path] = archive
+        return archive
 
     def _keep(self, handle):
         self._open.append(handle)
         return handle
-
-
-class _ZipMembers:
-    def __init__(self, archive):
-        self._archive = archive
-
-    def names(self):
-        return [info.filename for info in self._archive.infolist() if not info.is_dir()]
-
-    def read(self, name):
-        return self._archive.read(name)
-
-
-class _TarMembers:
-    def __init__(self, archive):
-        self._members = {member.name: member for member in archive if member.isreg()}
-        self._archive = archive
-
-    def names(self):
-        return list(self._members)
-
-    def read(self, name):
-        return self._archive.extractfile(self._members[name]).read()
 
 
 _DECOMPRESSORS = {b"\x1f\x8b": gzip.open, b"BZh": bz2.open, b"\xfd7zXZ\x00": lzma.open}

@@ -63,16 +63,16 @@ def test_single_modality_caches_hold_no_media_copy(load, heavy_downloads, config
     assert cache_bytes(train) < 8 * 1024
 
 
-def test_streaming_paired_opens_each_archive_once_and_never_rescans(heavy_downloads, tmp_path, monkeypatch):
+def test_streaming_paired_opens_each_archive_once_to_read_and_never_rescans(heavy_downloads, tmp_path, monkeypatch):
     import imemnet_c
 
     data_dir, _ = heavy_downloads
     os.remove(data_dir / "clips.tar")  # the clips as a compressed tar: the case without native random access
     sample.write_tar(str(data_dir / "clips.tar.gz"), {f"{c}.wav": sample.wav_bytes(c) for c in CLIPS}, compress=True)
     opened = []
-    open_archive = imemnet_c._RandomAccess._open_archive
+    open_archive = imemnet_c._RandomAccess._opened
     monkeypatch.setattr(
-        imemnet_c._RandomAccess, "_open_archive", lambda self, path: opened.append(path) or open_archive(self, path)
+        imemnet_c._RandomAccess, "_opened", lambda self, path: opened.append(path) or open_archive(self, path)
     )
     decompressed = []
     gzip_open = imemnet_c._DECOMPRESSORS[b"\x1f\x8b"]
