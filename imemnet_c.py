@@ -4,6 +4,7 @@ import bz2
 import collections
 import csv
 import dataclasses
+import errno
 import gzip
 import hashlib
 import io
@@ -485,6 +486,10 @@ def _read_va_table(path, with_caption):
                     caption=cells[columns["caption"]] if with_caption else None,
                 )
             )
+    if not rows:
+        raise ValueError(
+            f"{path} has a header but no rows: expected one row per {'clip' if with_caption else 'image'}."
+        )
     return _Table(name=name, rows=tuple(rows))
 
 
@@ -510,6 +515,8 @@ def _read_pairs(path):
                     score=_unit_interval_value(score, path, line_number, "matching_score"),
                 )
             )
+    if not rows:
+        raise ValueError(f"{path} holds no pairs: expected lines `music_clip_id image_id matching_score`.")
     return _Table(name=os.path.basename(path), rows=tuple(rows))
 
 
@@ -643,7 +650,7 @@ class _Media:
             for shard in shards:
                 pairs = self._read_in_one_pass(shard) if shard.archive else random_access.read_rows(shard.rows)
                 for row, files in pairs:
-                    problems = [_media_problem(file, modality, getattr(row, "id", None)) for modality, file in files]
+                    problems = [_media_problem(file, modality) for modality, file in files]
                     if any(problems):
                         if not skip_unreadable:
                             raise ValueError(next(p for p in problems if p) + _UNREADABLE_ADVICE)
@@ -708,21 +715,31 @@ def _archive_members(path):
 def _extracted(archive, members, dl_manager):
     """The folder `archive` is extracted to in the datasets cache; an extraction that an interrupted
     run left incomplete (datasets would reuse it) is done again."""
-    root = dl_manager.extract(archive)
-    if all(os.path.isfile(os.path.join(root, member.member)) for member in members):
-        return root
-    force_extract = dl_manager.download_config.force_extract
-    dl_manager.download_config.force_extract = True
     try:
-        return dl_manager.extract(archive)
-    finally:
-        dl_manager.download_config.force_extract = force_extract
+        root = dl_manager.extract(archive)
+        if all(os.path.isfile(os.path.join(root, member.member)) for member in members):
+            return root
+        force_extract = dl_manager.download_config.force_extract
+        dl_manager.download_config.force_extract = True
+        try:
+            return dl_manager.extract(archive)
+        finally:
+            dl_manager.download_config.force_extract = force_extract
+    except OSError as error:
+        if error.errno != errno.ENOSPC:
+            raise
+        raise OSError(
+            errno.ENOSPC,
+            f"No space left on device while extracting {archive} into the datasets cache "
+            f"({dl_manager.download_config.cache_dir or datasets.config.HF_DATASETS_CACHE}). Free some space there, "
+            "or pass cache_dir=<a folder on a larger disk>; the next run redoes the extraction.",
+        ) from error
 
 
-def _media_problem(file, modality, media_id):
+def _media_problem(file, modality):
     """What makes a media file unusable (empty, not an image or audio file, truncated), or None.
     A readable file in another format than its extension says is fine: decoders go by content."""
-    where = f"{file['path']}" + (f" (the {modality.name} of {media_id})" if media_id else "")
+    where = f"{file['path']} (the {modality.name} of {_media_id(file['path'], modality)})"
     data = file["bytes"]
     if data is None:
         with open(file["path"], "rb") as f:
@@ -741,8 +758,10 @@ def _media_problem(file, modality, media_id):
             declared = _declared_wav_frames(data)
             if frames == 0 or (declared is not None and frames < declared):
                 return f"{where} is truncated: {frames} of {declared if declared is not None else 'some'} audio frames."
-    except (PIL.UnidentifiedImageError, soundfile.LibsndfileError, RuntimeError) as error:
+    except (PIL.UnidentifiedImageError, soundfile.LibsndfileError) as error:
         return f"{where} is not a readable {modality.name} file ({type(error).__name__})."
+    except (OSError, RuntimeError) as error:  # what Pillow says of a picture cut short in its headers
+        return f"{where} is a truncated or damaged {modality.name} file ({error})."
     return None
 
 

@@ -2,6 +2,7 @@
 helpers that build the users' download layouts from the sample generator's pieces."""
 
 import os
+import shutil
 import sys
 import tempfile
 
@@ -71,6 +72,26 @@ def sample_media(image_name=lambda i: f"{i}.jpg", clip_name=lambda c: f"{c}.wav"
     images = {image_name(i): sample.jpeg_bytes(i) for i in sample.all_image_ids() + [sample.NAPS_UNANNOTATED_ID]}
     clips = {clip_name(c): sample.wav_bytes(c) for c in sample.CLIP_IDS}
     return images, clips
+
+
+@pytest.fixture
+def downloads(tmp_path):
+    """A copy of the sample, free to be broken."""
+    return shutil.copytree(SAMPLE, tmp_path / "downloads")
+
+
+def consume(dataset_dict):
+    """Every example of every split, as a user iterating over the result would get them."""
+    return {split: list(ds) for split, ds in dataset_dict.items()}
+
+
+def chain(error):
+    """The messages of an error and its causes: prepared errors arrive wrapped by datasets."""
+    messages = []
+    while error is not None:
+        messages.append(f"{type(error).__name__}: {error}")
+        error = error.__cause__ or error.__context__
+    return "\n".join(messages)
 
 
 @pytest.fixture

@@ -7,31 +7,11 @@ import shutil
 
 import datasets
 import pytest
-from conftest import SAMPLE
+from conftest import chain, consume
 
 from tools import sample
 
 MODES = pytest.mark.parametrize("streaming", [False, True], ids=["prepared", "streaming"])
-
-
-def consume(dataset_dict):
-    """Every example of every split, as a user iterating over the result would get them."""
-    return {split: list(ds) for split, ds in dataset_dict.items()}
-
-
-def chain(error):
-    """The messages of an error and its causes: prepared errors arrive wrapped by datasets."""
-    messages = []
-    while error is not None:
-        messages.append(f"{type(error).__name__}: {error}")
-        error = error.__cause__ or error.__context__
-    return "\n".join(messages)
-
-
-@pytest.fixture
-def downloads(tmp_path):
-    """A copy of the sample, free to be broken."""
-    return shutil.copytree(SAMPLE, tmp_path / "downloads")
 
 
 def write(path, text):
@@ -141,6 +121,10 @@ def test_ids_stay_strings_as_written_and_columns_match_by_name_in_any_case(load,
     "name,text,expected",
     [
         ("image_va.csv", "", "image_va.csv is empty"),
+        ("image_va.csv", ",img,valence,arousal\r\n", "image_va.csv has a header but no rows"),
+        ("val_matching.txt", "\n\n", "val_matching.txt holds no pairs"),
+        ("image_va.csv", ",img,val,arousal\n0,1001,0.5,0.5\n", "lacks valence"),
+        ("image_va.csv", ",img,valence,arousal\n0,1001,,0.5\n", "line 2: valence is '', expected a number in [0, 1]"),
         ("image_va.csv", ",img,valence\n0,1001,0.5\n", "lacks arousal"),
         ("music_va.csv", ",clip,valence,arousal,text\n0,3001-9,0.5,0.5,calm\n", "lacks caption"),
         (
