@@ -146,3 +146,10 @@ def test_malformed_annotations_are_named_with_file_and_line(load, downloads, nam
     with pytest.raises(ValueError) as error:
         load("paired", downloads)
     assert str(downloads / name) in str(error.value) and expected in str(error.value)
+
+
+@MODES
+def test_blank_lines_and_crlf_in_matching_files_are_ignored(load, downloads, streaming):
+    lines = (downloads / "val_matching.txt").read_text().splitlines()
+    write(downloads / "val_matching.txt", "\r\n".join(["", *lines[:3], "   ", "", *lines[3:], "", ""]))
+    assert len(consume(load("paired", downloads, streaming=streaming))["validation"]) == len(lines)

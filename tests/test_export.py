@@ -147,3 +147,10 @@ def test_an_interrupted_export_leaves_nothing_that_loads_and_a_rerun_completes(t
     assert (
         datasets.load_dataset(str(out), "music", split="train", cache_dir=str(tmp_path / "parquet-cache")).num_rows == 8
     )
+
+
+def test_an_export_with_bad_input_fails_naming_it_and_leaves_no_folder(tmp_path, downloads):
+    (downloads / "music_va.csv").write_text(",clip,valence,arousal,caption\n0,3001-9,loud,0.5,x\n")
+    with pytest.raises(ValueError, match="music_va.csv, line 2: valence is 'loud'"):
+        export(str(downloads), str(tmp_path / "out"), cache_dir=str(tmp_path / "c"))
+    assert not (tmp_path / "out").exists()
