@@ -327,12 +327,13 @@ class ImemnetC(datasets.GeneratorBasedBuilder):
         return data_dir
 
 
-def load(config_name="image", data_dir=None, *, split=None, streaming=False, cache_dir=None, **options):
+def load(config_name="image", data_dir=None, *, split=None, streaming=False, cache_dir=None, num_proc=None, **options):
     """What `load_dataset("imemnet_c.py", config_name, data_dir=..., ...)` returns, on every
     `datasets` version: releases before 4 run this file as a loading script; 4 and newer refuse
     scripts, so the builder class is run directly (same configs, options, errors and content).
 
-    `options` are config fields (`missing_media="skip"`); `split` and `streaming` as in `load_dataset`.
+    `options` are config fields (`missing_media="skip"`, `rows_per_shard`); `split`, `streaming`
+    and `num_proc` (processes preparing the shards) as in `load_dataset`.
     """
     if data_dir is not None:  # the cache is named after data_dir: make it the same from any working folder
         data_dir = os.path.abspath(os.path.expanduser(data_dir))
@@ -344,6 +345,7 @@ def load(config_name="image", data_dir=None, *, split=None, streaming=False, cac
             split=split,
             streaming=streaming,
             cache_dir=cache_dir,
+            num_proc=num_proc,
             trust_remote_code=True,
             **options,
         )
@@ -352,7 +354,7 @@ def load(config_name="image", data_dir=None, *, split=None, streaming=False, cac
     builder = ImemnetC(config_name=config_name, data_dir=data_dir, cache_dir=cache_dir, hash=script_hash, **options)
     if streaming:
         return builder.as_streaming_dataset(split=split)
-    builder.download_and_prepare()
+    builder.download_and_prepare(num_proc=num_proc)
     return builder.as_dataset(split=split)
 
 
@@ -549,7 +551,7 @@ def _image_source(image_id):
 
 
 def _describe_missing(modality, ids):
-    if modality is _IMAGES:
+    if modality == _IMAGES:
         by_source = collections.defaultdict(list)
         for media_id in ids:
             by_source[_image_source(media_id)].append(media_id)
@@ -571,12 +573,17 @@ class _Location(NamedTuple):
     container: str  # a loose file, or the archive holding the member
     member: str | None  # the member's name in the archive; None for a loose file
     size: int
-    offset: int | None = None  # where a tar member's data starts, in the uncompressed tar
+    offset: int | None = None  # where the member lies in its archive (tar: its data, in the uncompressed tar)
 
 
 class _Shard(NamedTuple):
     rows: tuple  # rows, or (row, {modality: location}) where media are needed
     archive: str | None = None  # the archive a streamed image or music shard reads in one pass
+
+
+def _only(where):
+    (location,) = where.values()
+    return location
 
 
 def _chunks(rows, size):
@@ -609,6 +616,7 @@ class _Media:
         for path in loose:
             self._add(_Location(path, None, os.path.getsize(path)))
         self.archives = {}
+        self.compressed_tars = {path for path in archives if _compression(path)}
         for archive in archives:
             members = _archive_members(archive)
             if self.streaming:
@@ -633,15 +641,19 @@ class _Media:
                 )
 
     def shards(self, located, rows_per_shard):
-        """Streaming image or music: one shard per archive, read in one pass; otherwise rows in chunks."""
+        """Rows in chunks; streaming image or music rows of an archive in runs of neighbouring
+        members, each read front to back (a compressed tar, which has no random access: one pass)."""
         by_archive = collections.defaultdict(list)
         for row, where in located:
             (location,) = where.values() if len(where) == 1 and self.streaming else (None,)
             by_archive[location.container if location and location.member else None].append((row, where))
-        loose = by_archive.pop(None, [])
-        return [_Shard(tuple(rows), archive) for archive, rows in by_archive.items()] + (
-            _chunks(loose, rows_per_shard) if loose or not by_archive else []
-        )
+        shards = _chunks(by_archive.pop(None, []), rows_per_shard)
+        for archive, rows in by_archive.items():
+            if archive in self.compressed_tars:
+                shards.append(_Shard(tuple(rows), archive))
+            else:
+                shards += _chunks(sorted(rows, key=lambda row_where: _only(row_where[1]).offset), rows_per_shard)
+        return [shard for shard in shards if shard.rows] or [_Shard(())]
 
     def read(self, shards, skip_unreadable):
         """(row, {modality name: file}) for every row of the shards whose media files are readable."""
@@ -689,7 +701,7 @@ def _archive_members(path):
     try:
         if zipfile.is_zipfile(path):
             with zipfile.ZipFile(path) as archive:
-                entries = [(info.filename, info.file_size, None) for info in archive.infolist() if not info.is_dir()]
+                entries = [(i.filename, i.file_size, i.header_offset) for i in archive.infolist() if not i.is_dir()]
         elif tarfile.is_tarfile(path):
             with tarfile.open(path) as archive:
                 entries = [(info.name, info.size, info.offset_data) for info in archive if info.isreg()]
@@ -748,7 +760,7 @@ def _media_problem(file, modality):
         return f"{where} is empty (0 bytes)."
     stream = io.BytesIO(data)
     try:
-        if modality is _IMAGES:
+        if modality == _IMAGES:
             picture = PIL.Image.open(stream)
             complete = {"JPEG": b"\xff\xd9", "PNG": b"IEND"}.get(picture.format, b"")
             if complete not in data[-1024:]:
@@ -807,16 +819,13 @@ class _RandomAccess:
     def _opened(self, path):
         if zipfile.is_zipfile(path):
             archive = self._keep(zipfile.ZipFile(path))
+        elif decompressor := _compression(path):
+            os.makedirs(self._scratch_dir, exist_ok=True)
+            archive = self._keep(tempfile.TemporaryFile(dir=self._scratch_dir))
+            with decompressor(path) as stream:
+                shutil.copyfileobj(stream, archive, 1 << 20)
         else:
             archive = self._keep(open(path, "rb"))
-            head = archive.read(6)
-            archive.seek(0)
-            for magic, decompressor in _DECOMPRESSORS.items():
-                if head.startswith(magic):
-                    os.makedirs(self._scratch_dir, exist_ok=True)
-                    compressed, archive = archive, self._keep(tempfile.TemporaryFile(dir=self._scratch_dir))
-                    with decompressor(compressed) as stream:
-                        shutil.copyfileobj(stream, archive, 1 << 20)
         self._archives[path] = archive
         return archive
 
@@ -826,3 +835,10 @@ class _RandomAccess:
 
 
 _DECOMPRESSORS = {b"\x1f\x8b": gzip.open, b"BZh": bz2.open, b"\xfd7zXZ\x00": lzma.open}
+
+
+def _compression(path):
+    """The opener that decompresses a compressed tar, or None for any other file."""
+    with open(path, "rb") as f:
+        head = f.read(6)
+    return next((opener for magic, opener in _DECOMPRESSORS.items() if head.startswith(magic)), None)
