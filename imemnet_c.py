@@ -749,38 +749,39 @@ def _extracted(archive, members, dl_manager):
 
 
 def _media_problem(file, modality):
-    """What makes a media file unusable (empty, not an image or audio file, truncated), or None.
-    A readable file in another format than its extension says is fine: decoders go by content."""
+    """What makes a media file unusable (empty, not an image or audio file, truncated), or None,
+    from its header and its last bytes only. A readable file in another format than its
+    extension says is fine: decoders go by content."""
     where = f"{file['path']} (the {modality.name} of {_media_id(file['path'], modality)})"
-    data = file["bytes"]
-    if data is None:
-        with open(file["path"], "rb") as f:
-            data = f.read()
-    if not data:
-        return f"{where} is empty (0 bytes)."
-    stream = io.BytesIO(data)
-    try:
-        if modality == _IMAGES:
-            picture = PIL.Image.open(stream)
-            complete = {"JPEG": b"\xff\xd9", "PNG": b"IEND"}.get(picture.format, b"")
-            if complete not in data[-1024:]:
-                return f"{where} is a truncated {picture.format} (its end marker is missing)."
-        else:
-            frames = soundfile.info(stream).frames
-            declared = _declared_wav_frames(data)
-            if frames == 0 or (declared is not None and frames < declared):
-                return f"{where} is truncated: {frames} of {declared if declared is not None else 'some'} audio frames."
-    except (PIL.UnidentifiedImageError, soundfile.LibsndfileError) as error:
-        return f"{where} is not a readable {modality.name} file ({type(error).__name__})."
-    except (OSError, RuntimeError) as error:  # what Pillow says of a picture cut short in its headers
-        return f"{where} is a truncated or damaged {modality.name} file ({error})."
+    with io.BytesIO(file["bytes"]) if file["bytes"] is not None else open(file["path"], "rb") as stream:
+        size = stream.seek(0, io.SEEK_END)
+        if not size:
+            return f"{where} is empty (0 bytes)."
+        stream.seek(max(0, size - 1024))
+        tail = stream.read()
+        stream.seek(0)
+        try:
+            if modality == _IMAGES:
+                picture_format = PIL.Image.open(stream).format
+                if {"JPEG": b"\xff\xd9", "PNG": b"IEND"}.get(picture_format, b"") not in tail:
+                    return f"{where} is a truncated {picture_format} (its end marker is missing)."
+            else:
+                frames = soundfile.info(stream).frames
+                stream.seek(0)
+                declared = _declared_wav_frames(stream)
+                if frames == 0 or (declared is not None and frames < declared):
+                    return f"{where} is truncated: {frames} of {declared if declared is not None else 'some'} audio frames."
+        except (PIL.UnidentifiedImageError, soundfile.LibsndfileError) as error:
+            return f"{where} is not a readable {modality.name} file ({type(error).__name__})."
+        except (OSError, RuntimeError) as error:  # what Pillow says of a picture cut short in its headers
+            return f"{where} is a truncated or damaged {modality.name} file ({error})."
     return None
 
 
-def _declared_wav_frames(data):
+def _declared_wav_frames(stream):
     """The frame count a PCM WAV header declares (libsndfile quietly shortens a truncated file), or None."""
     try:
-        with wave.open(io.BytesIO(data)) as header:
+        with wave.open(stream) as header:
             return header.getnframes()
     except (wave.Error, EOFError):
         return None

@@ -1,0 +1,473 @@
+"""Benchmarks the loader against what a researcher would use instead, on synthetic media in the real
+layouts (an EMOTIC-style zip of JPEGs, a tar of 16-bit WAV clips, and both as extracted folders),
+and writes the medians into BENCHMARKS.md.
+
+    python -m tools.bench [--sizes 1000 4000 16000] [--runs 3] [--work /tmp/imemnet-c-bench]
+
+Each measurement runs in a fresh process (peak RSS is that process's and its children's), with a
+fresh cache, side by side on the same files: the raw-read floor (zipfile/tarfile, plain reads),
+`imagefolder`/`audiofolder` with a metadata.csv, and this loader prepared and streaming.
+"""
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import platform
+import random
+import shutil
+import statistics
+import struct
+import subprocess
+import sys
+import tarfile
+import time
+import uuid
+import wave
+import zipfile
+
+PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PAIRS_PER_CLIP = 5
+DECODED_CAP = 3000  # streaming with decoding: examples per second over the first ones
+
+
+# The data
+
+
+def image_ids(size):
+    return [f"COCO_train2014_{index:012d}" for index in range(size)]
+
+
+def clip_ids(size):
+    return [f"{1000 + index // 13}-{9 + index % 13}" for index in range(size)]
+
+
+def noise_jpeg(seed, side=128):
+    """About 30 KB: noise that JPEG cannot squeeze much, like a photograph."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.frombytes("RGB", (side, side), random.Random(seed).randbytes(side * side * 3)).save(
+        buffer, "JPEG", quality=80
+    )
+    return buffer.getvalue()
+
+
+def tone_wav(seed, seconds=3.0, rate=16000):
+    """A 16-bit mono clip of a few seconds (about 96 KB)."""
+    rng = random.Random(seed)
+    samples = [
+        int(8000 * ((n * (300 + seed * 7)) % rate / rate - 0.5) + rng.randint(-500, 500))
+        for n in range(int(seconds * rate))
+    ]
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(struct.pack(f"<{len(samples)}h", *samples))
+    return buffer.getvalue()
+
+
+def make_data(root, size):
+    """root/archives (annotations, images.zip, clips.tar) and root/folders (annotations, images/,
+    clips/, each with the metadata.csv imagefolder and audiofolder read): the same media twice."""
+    if os.path.exists(os.path.join(root, "done")):
+        return
+    from tools import sample
+
+    shutil.rmtree(root, ignore_errors=True)
+    images, clips = image_ids(size), clip_ids(size)
+    pictures = [noise_jpeg(seed) for seed in range(64)]
+    tones = [tone_wav(seed) for seed in range(32)]
+    rng = random.Random(size)
+    rows = {i: (round(rng.random(), 6), round(rng.random(), 6)) for i in images + clips}
+    pairs = [(clip, rng.choice(images), round(rng.random(), 6)) for clip in clips for _ in range(PAIRS_PER_CLIP)]
+    rng.shuffle(pairs)
+    for layout in ("archives", "folders"):
+        sample.write_annotations(
+            os.path.join(root, layout),
+            images=[(i, *rows[i]) for i in images],
+            clips=[(c, *rows[c], f"A synthetic clip number {n}, calm and slow.") for n, c in enumerate(clips)],
+            pairs={"train": pairs, "val": pairs[:100], "test": pairs[100:200]},
+        )
+    with zipfile.ZipFile(os.path.join(root, "archives", "images.zip"), "w", zipfile.ZIP_STORED) as archive:
+        for n, image_id in enumerate(images):
+            archive.writestr(f"emotic/mscoco/images/{image_id}.jpg", pictures[n % len(pictures)])
+    with tarfile.open(os.path.join(root, "archives", "clips.tar"), "w") as archive:
+        for n, clip_id in enumerate(clips):
+            info = tarfile.TarInfo(f"clips/{clip_id}.wav")
+            info.size = len(tones[n % len(tones)])
+            archive.addfile(info, io.BytesIO(tones[n % len(tones)]))
+    for modality, ids, media, extension in (("images", images, pictures, "jpg"), ("clips", clips, tones, "wav")):
+        folder = os.path.join(root, "folders", modality)
+        os.makedirs(os.path.join(folder, "files"))
+        with open(os.path.join(folder, "metadata.csv"), "w") as metadata:
+            metadata.write("file_name,id,valence,arousal\n")
+            for n, media_id in enumerate(ids):
+                with open(os.path.join(folder, "files", f"{media_id}.{extension}"), "wb") as f:
+                    f.write(media[n % len(media)])
+                metadata.write(f"files/{media_id}.{extension},{media_id},{rows[media_id][0]},{rows[media_id][1]}\n")
+    open(os.path.join(root, "done"), "w").close()
+
+
+# The measurements: each runs in its own process and returns (examples, details)
+
+
+def floor_archive(data, modality, _cache):
+    path = os.path.join(data, "archives", {"images": "images.zip", "clips": "clips.tar"}[modality])
+    count = 0
+    if modality == "images":
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                count += bool(archive.read(info))
+    else:
+        with tarfile.open(path, "r|") as archive:
+            for info in archive:
+                count += bool(archive.extractfile(info).read())
+    return count, {}
+
+
+def floor_folder(data, modality, _cache):
+    count = 0
+    for folder, _, files in os.walk(os.path.join(data, "folders", modality, "files")):
+        for name in files:
+            with open(os.path.join(folder, name), "rb") as f:
+                count += bool(f.read())
+    return count, {}
+
+
+def folder_builder(data, modality, cache):
+    import datasets
+
+    builder = {"images": "imagefolder", "clips": "audiofolder"}[modality]
+    dataset = datasets.load_dataset(
+        builder, data_dir=os.path.join(data, "folders", modality), split="train", cache_dir=cache
+    )
+    return dataset.num_rows, {"arrow_bytes": _arrow_bytes(dataset)}
+
+
+def ours_prepared(data, config, cache, layout="archives", num_proc=None):
+    import imemnet_c
+
+    splits = imemnet_c.load(config, os.path.join(data, layout), cache_dir=cache, num_proc=num_proc)
+    dataset = splits["train"]
+    return dataset.num_rows, {"arrow_bytes": _arrow_bytes(dataset)}
+
+
+def ours_streaming(data, config, cache, decode):
+    import imemnet_c
+
+    dataset = imemnet_c.load(config, os.path.join(data, "archives"), split="train", streaming=True, cache_dir=cache)
+    dataset = dataset.decode(decode)
+    count = 0
+    for example in dataset:
+        count += 1
+        if decode:
+            for value in example.values():
+                if hasattr(value, "load"):
+                    value.load()
+                elif hasattr(value, "__getitem__") and not isinstance(value, str):
+                    value["array"]
+            if count == DECODED_CAP:
+                break
+    return count, {}
+
+
+def _arrow_bytes(dataset):
+    return sum(os.path.getsize(f["filename"]) for f in dataset.cache_files)
+
+
+MEASUREMENTS = {
+    # name: (function, arguments after data and cache, the examples it handles)
+    "floor: read images.zip": (floor_archive, ["images"]),
+    "floor: read clips.tar": (floor_archive, ["clips"]),
+    "floor: read image folder": (floor_folder, ["images"]),
+    "floor: read clip folder": (floor_folder, ["clips"]),
+    "imagefolder + metadata.csv": (folder_builder, ["images"]),
+    "audiofolder + metadata.csv": (folder_builder, ["clips"]),
+    "image prepared from zip": (ours_prepared, ["image"]),
+    "image prepared from folder": (ours_prepared, ["image", "folders"]),
+    "music prepared from tar": (ours_prepared, ["music"]),
+    "music prepared from folder": (ours_prepared, ["music", "folders"]),
+    "music prepared from folder, num_proc=2": (ours_prepared, ["music", "folders", 2]),
+    "music prepared from tar, num_proc=2": (ours_prepared, ["music", "archives", 2]),
+    "paired prepared (5 pairs per clip)": (ours_prepared, ["paired"]),
+    "image streamed, not decoded": (ours_streaming, ["image", False]),
+    "music streamed, not decoded": (ours_streaming, ["music", False]),
+    "paired streamed, not decoded": (ours_streaming, ["paired", False]),
+    "image streamed, decoded": (ours_streaming, ["image", True]),
+    "music streamed, decoded": (ours_streaming, ["music", True]),
+    "paired streamed, decoded": (ours_streaming, ["paired", True]),
+}
+
+
+def measure_here(name, data, cache):
+    """Runs one measurement in this process and prints its result as JSON."""
+    os.environ.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
+    import datasets
+
+    import imemnet_c  # noqa: F401  (a long-running job has its modules loaded: time the work, not imports)
+
+    with contextlib.suppress(ImportError):
+        import torch  # noqa: F401  (datasets imports it, when installed, on the first streamed example)
+    datasets.disable_progress_bars()
+    datasets.logging.set_verbosity_error()
+    function, arguments = MEASUREMENTS[name]
+    start = time.perf_counter()
+    count, details = function(data, arguments[0], cache, *arguments[1:])
+    print(json.dumps({"seconds": time.perf_counter() - start, "examples": count, **details}))
+
+
+def measure(name, data, work):
+    """One fresh process, one fresh cache: seconds, examples, peak RSS (MB) of the process tree, cache sizes."""
+    cache = os.path.join(work, "cache-" + uuid.uuid4().hex)
+    command = [sys.executable, "-m", "tools.bench", "--measure", name, "--data", data, "--cache", cache]
+    env = {**os.environ, "HF_HOME": os.path.join(work, "hf-home"), "PYTHONPATH": PROJECT}
+    with open(cache + ".out", "w+") as out, open(cache + ".err", "w+") as err:
+        process = subprocess.Popen(command, stdout=out, stderr=err, cwd=PROJECT, env=env)
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if process.returncode:
+            raise RuntimeError(f"{name} failed:\n{err.read()[-3000:]}")
+        result = json.loads(out.read().strip().splitlines()[-1])
+    result.update(
+        rss_mb=usage.ru_maxrss / 1024,
+        cache_mb=_size(cache) / 1e6,
+        extracted_mb=_size(os.path.join(cache, "downloads")) / 1e6,
+    )
+    shutil.rmtree(cache, ignore_errors=True)
+    os.remove(cache + ".out")
+    os.remove(cache + ".err")
+    return result
+
+
+def _size(folder):
+    return sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(folder) for f in files)
+
+
+# The report
+
+
+def run(sizes, runs, work, names):
+    results = {}
+    for size in sizes:
+        data = os.path.join(work, f"data-{size}")
+        print(f"== {size} examples per modality: making data", flush=True)
+        make_data(data, size)
+        for name in names:
+            trials = [measure(name, data, work) for _ in range(runs)]
+            summary = {
+                key: statistics.median(t[key] for t in trials)
+                for key in ("seconds", "rss_mb", "cache_mb", "extracted_mb")
+            }
+            summary.update(
+                examples=trials[0]["examples"],
+                arrow_mb=statistics.median(t.get("arrow_bytes", 0) for t in trials) / 1e6,
+            )
+            rss = summary["rss_mb"]
+            results.setdefault(size, {})[name] = summary
+            print(
+                f"{size:>6} {name:<42} {summary['seconds']:8.2f} s  {summary['examples']:>7} ex  {rss:7.0f} MB",
+                flush=True,
+            )
+    return results
+
+
+def report(results, runs, command):
+    import datasets
+
+    sizes = sorted(results)
+    largest = results[sizes[-1]]
+
+    def seconds(size, name):
+        return results[size][name]["seconds"]
+
+    def ratio(size, name, peer):
+        return seconds(size, name) / seconds(size, peer)
+
+    def rate(size, name):
+        return results[size][name]["examples"] / seconds(size, name)
+
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Written by `{command}` on {time.strftime('%Y-%m-%d')}: {os.cpu_count()} cores, "
+        f"{_memory_gb():.0f} GB, Python {platform.python_version()}, datasets {datasets.__version__}. "
+        f"Medians of {runs} runs, each in a fresh process with a fresh cache; peak RSS is the process tree's. "
+        "Synthetic media in the real layouts: JPEGs of about 30 KB in a zip (stored), 3-second 16-bit WAV clips "
+        f"(96 KB) in a tar, the same files as extracted folders; {PAIRS_PER_CLIP} pairs per clip. "
+        "The page cache is warm for every contender alike. Times exclude Python's start and module imports "
+        "(datasets, this loader, torch where installed), which a training job pays once.",
+        "",
+        "## Time (seconds) and peak memory",
+        "",
+        "| measurement | "
+        + " | ".join(f"{size:,}: s" for size in sizes)
+        + " | "
+        + " | ".join(f"{size:,}: MB" for size in sizes)
+        + " |",
+        "| --- |" + " ---: |" * (2 * len(sizes)),
+    ]
+    for name in largest:
+        lines.append(
+            f"| {name} | "
+            + " | ".join(f"{seconds(size, name):.2f}" for size in sizes)
+            + " | "
+            + " | ".join(f"{results[size][name]['rss_mb']:.0f}" for size in sizes)
+            + " |"
+        )
+    big = sizes[-1]
+    paired_rows = results[big]["paired prepared (5 pairs per clip)"]["examples"]
+    targets = [
+        (
+            "prepared `image` vs `imagefolder` (same folder)",
+            "≤ 1.0",
+            [ratio(s, "image prepared from folder", "imagefolder + metadata.csv") for s in sizes],
+        ),
+        (
+            "prepared `music` vs `audiofolder` (same folder)",
+            "≤ 1.0",
+            [ratio(s, "music prepared from folder", "audiofolder + metadata.csv") for s in sizes],
+        ),
+        (
+            "prepared `image` from zip vs reading the zip",
+            "≤ 2.0",
+            [ratio(s, "image prepared from zip", "floor: read images.zip") for s in sizes],
+        ),
+        (
+            "prepared `music` from tar vs reading the tar",
+            "≤ 2.0",
+            [ratio(s, "music prepared from tar", "floor: read clips.tar") for s in sizes],
+        ),
+        (
+            "prepared `image` from folder vs reading the folder",
+            "≤ 2.0",
+            [ratio(s, "image prepared from folder", "floor: read image folder") for s in sizes],
+        ),
+        (
+            "prepared `music` from folder vs reading the folder",
+            "≤ 2.0",
+            [ratio(s, "music prepared from folder", "floor: read clip folder") for s in sizes],
+        ),
+        (
+            "`image` streamed, not decoded, vs reading the zip",
+            "≤ 1.5",
+            [ratio(s, "image streamed, not decoded", "floor: read images.zip") for s in sizes],
+        ),
+        (
+            "`music` streamed, not decoded, vs reading the tar",
+            "≤ 1.5",
+            [ratio(s, "music streamed, not decoded", "floor: read clips.tar") for s in sizes],
+        ),
+        (
+            "`paired` streamed vs `music` streamed, examples/s (not decoded)",
+            "≥ 0.5",
+            [rate(s, "paired streamed, not decoded") / rate(s, "music streamed, not decoded") for s in sizes],
+        ),
+        (
+            "`paired` streamed vs `music` streamed, examples/s (decoded)",
+            "≥ 0.5",
+            [rate(s, "paired streamed, decoded") / rate(s, "music streamed, decoded") for s in sizes],
+        ),
+        (
+            "`music` prepared from folder: 1 process vs `num_proc=2`",
+            "≥ 1.4",
+            [
+                seconds(s, "music prepared from folder") / seconds(s, "music prepared from folder, num_proc=2")
+                for s in sizes
+            ],
+        ),
+        (
+            "`music` prepared from tar: 1 process vs `num_proc=2`",
+            "≥ 1.4",
+            [seconds(s, "music prepared from tar") / seconds(s, "music prepared from tar, num_proc=2") for s in sizes],
+        ),
+        (
+            "peak RSS, largest of all measurements (MB)",
+            "≤ 1000",
+            [max(r["rss_mb"] for r in results[s].values()) for s in sizes],
+        ),
+        (
+            "peak RSS of our measurements, vs the smallest size",
+            "≤ 1.2",
+            [
+                max(r["rss_mb"] for n, r in results[s].items() if _ours(n))
+                / max(r["rss_mb"] for n, r in results[sizes[0]].items() if _ours(n))
+                for s in sizes
+            ],
+        ),
+        (
+            "`paired` prepared Arrow cache, bytes per pair",
+            "< 1024",
+            [
+                results[s]["paired prepared (5 pairs per clip)"]["arrow_mb"]
+                * 1e6
+                / results[s]["paired prepared (5 pairs per clip)"]["examples"]
+                for s in sizes
+            ],
+        ),
+    ]
+    lines += [
+        "",
+        "## Targets (ratios at each size)",
+        "",
+        "| target | wanted | " + " | ".join(f"{size:,}" for size in sizes) + " |",
+        "| --- | --- |" + " ---: |" * len(sizes),
+    ]
+    lines += [
+        f"| {name} | {wanted} | " + " | ".join(f"{v:.2f}" for v in values) + " |" for name, wanted, values in targets
+    ]
+    lines += [
+        "",
+        "## Cache on disk at the largest size (MB)",
+        "",
+        "| measurement | Arrow cache | extracted archives |",
+        "| --- | ---: | ---: |",
+    ]
+    for name, r in largest.items():
+        if r["cache_mb"]:
+            lines.append(f"| {name} | {r['arrow_mb']:.1f} | {r['extracted_mb']:.1f} |")
+    lines += ["", f"`paired` at {big:,} clips: {paired_rows:,} pairs.", ""]
+    return "\n".join(lines)
+
+
+def _ours(name):
+    return not name.startswith(("floor", "imagefolder", "audiofolder"))
+
+
+def _memory_gb():
+    with contextlib.suppress(OSError, ValueError):
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9
+    return 0.0
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 4000, 16000], help="examples per modality")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--work", default="/tmp/imemnet-c-bench", help="where the data and caches go")
+    parser.add_argument("--out", default=os.path.join(PROJECT, "BENCHMARKS.md"))
+    parser.add_argument("--only", nargs="+", choices=list(MEASUREMENTS), help="a subset of the measurements")
+    parser.add_argument("--measure", help=argparse.SUPPRESS)
+    parser.add_argument("--data", help=argparse.SUPPRESS)
+    parser.add_argument("--cache", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.measure:
+        return measure_here(args.measure, args.data, args.cache)
+    os.makedirs(args.work, exist_ok=True)
+    results = run(args.sizes, args.runs, args.work, args.only or list(MEASUREMENTS))
+    command = "python -m tools.bench " + " ".join(sys.argv[1:])
+    with open(os.path.join(args.work, "results.json"), "w") as f:
+        json.dump(results, f, indent=1)
+    if not args.only:
+        with open(args.out, "w") as f:
+            f.write(report(results, args.runs, command.strip()))
+        print(f"Wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
