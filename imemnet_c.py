@@ -116,8 +116,13 @@ class ImemnetCConfig(datasets.BuilderConfig):
     rows_per_shard: int = 2000
 
     @property
+    def modalities(self):
+        """The media this config needs: its Image and Audio columns."""
+        return [modality for modality in (_IMAGES, _AUDIO) if modality.name in self.features]
+
+    @property
     def needs_media(self):
-        return any(isinstance(feature, (datasets.Image, datasets.Audio)) for feature in self.features.values())
+        return bool(self.modalities)
 
 
 _STRING, _FLOAT = datasets.Value("string"), datasets.Value("float32")
@@ -231,7 +236,9 @@ class ImemnetC(datasets.GeneratorBasedBuilder):
         data_dir = self._checked_data_dir()
         found = sorted(dl_manager.iter_files(data_dir)) if data_dir else []
         annotations = _AnnotationFiles(found, dl_manager)
-        media = _Media(found, dl_manager, self._cache_dir_root) if self.config.needs_media else None
+        media = (
+            _Media(found, dl_manager, self._cache_dir_root, self.config.modalities) if self.config.needs_media else None
+        )
         split_generators = []
         for split, inputs in self.config.splits.items():
             (argument, table), *lookups = ((arg, annotations.read(arg, name)) for arg, name in inputs.items())
@@ -604,10 +611,10 @@ class _Media:
     generated. Prepared, archives are extracted into the datasets cache (an interrupted extraction
     is redone) and every location is a local file; streaming, archive members are read in place."""
 
-    def __init__(self, found, dl_manager, scratch_dir):
+    def __init__(self, found, dl_manager, scratch_dir, modalities):
         self.streaming = dl_manager.is_streaming
         self.scratch_dir = scratch_dir
-        self.locations = {_IMAGES: {}, _AUDIO: {}}
+        self.locations = {modality: {} for modality in modalities}
         archives = [path for path in found if path.lower().endswith(_ARCHIVE_EXTENSIONS)]
         loose = [path for path in found if not path.lower().endswith(_ARCHIVE_EXTENSIONS)]
         self.searched = f"{len(loose)} files" + (
@@ -619,6 +626,8 @@ class _Media:
         self.compressed_tars = {path for path in archives if _compression(path)}
         for archive in archives:
             members = _archive_members(archive)
+            if not any(_media_id(member.member, modality) for member in members for modality in modalities):
+                continue  # nothing this config needs: not worth extracting
             if self.streaming:
                 self.archives[archive] = dl_manager.iter_archive(archive)
                 for member in members:
@@ -750,8 +759,9 @@ def _extracted(archive, members, dl_manager):
 
 def _media_problem(file, modality):
     """What makes a media file unusable (empty, not an image or audio file, truncated), or None,
-    from its header and its last bytes only. A readable file in another format than its
-    extension says is fine: decoders go by content."""
+    from its header and its last bytes only: JPEG, PNG and PCM WAV by their markers, anything else
+    by Pillow or libsndfile. A readable file in another format than its extension says is fine:
+    decoders go by content."""
     where = f"{file['path']} (the {modality.name} of {_media_id(file['path'], modality)})"
     with io.BytesIO(file["bytes"]) if file["bytes"] is not None else open(file["path"], "rb") as stream:
         size = stream.seek(0, io.SEEK_END)
@@ -761,30 +771,37 @@ def _media_problem(file, modality):
         tail = stream.read()
         stream.seek(0)
         try:
-            if modality == _IMAGES:
-                picture_format = PIL.Image.open(stream).format
-                if {"JPEG": b"\xff\xd9", "PNG": b"IEND"}.get(picture_format, b"") not in tail:
-                    return f"{where} is a truncated {picture_format} (its end marker is missing)."
-            else:
-                frames = soundfile.info(stream).frames
-                stream.seek(0)
-                declared = _declared_wav_frames(stream)
-                if frames == 0 or (declared is not None and frames < declared):
-                    return f"{where} is truncated: {frames} of {declared if declared is not None else 'some'} audio frames."
+            return (_image_problem if modality == _IMAGES else _audio_problem)(stream, size, tail, where)
         except (PIL.UnidentifiedImageError, soundfile.LibsndfileError) as error:
             return f"{where} is not a readable {modality.name} file ({type(error).__name__})."
         except (OSError, RuntimeError) as error:  # what Pillow says of a picture cut short in its headers
             return f"{where} is a truncated or damaged {modality.name} file ({error})."
-    return None
 
 
-def _declared_wav_frames(stream):
-    """The frame count a PCM WAV header declares (libsndfile quietly shortens a truncated file), or None."""
-    try:
-        with wave.open(stream) as header:
-            return header.getnframes()
-    except (wave.Error, EOFError):
+_END_MARKERS = {b"\xff\xd8\xff": ("JPEG", b"\xff\xd9"), b"\x89PNG\r\n\x1a\n": ("PNG", b"IEND")}
+
+
+def _image_problem(stream, size, tail, where):
+    head = stream.read(8)
+    picture_format, end = next((known for magic, known in _END_MARKERS.items() if head.startswith(magic)), (None, None))
+    if picture_format is None:  # not JPEG or PNG: whatever Pillow can identify
+        stream.seek(0)
+        PIL.Image.open(stream)
         return None
+    return None if end in tail else f"{where} is a truncated {picture_format} (its end marker is missing)."
+
+
+def _audio_problem(stream, size, tail, where):
+    try:  # a PCM WAV: its header says how many frames follow (libsndfile quietly reads fewer)
+        with wave.open(stream) as header:
+            declared, frame_size = header.getnframes(), header.getsampwidth() * header.getnchannels()
+            frames = min(declared, (size - stream.tell()) // frame_size)
+    except (wave.Error, EOFError):  # another format, or WAV in another encoding
+        stream.seek(0)
+        declared, frames = None, soundfile.info(stream).frames
+    if frames == 0 or (declared is not None and frames < declared):
+        return f"{where} is truncated: {frames} of {declared if declared is not None else 'some'} audio frames."
+    return None
 
 
 class _RandomAccess:

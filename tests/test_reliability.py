@@ -19,14 +19,13 @@ from tools import sample
 MODES = pytest.mark.parametrize("streaming", [False, True], ids=["prepared", "streaming"])
 
 JPEG = sample.jpeg_bytes("x", size=(64, 48))
+PNG, GIF = (sample.picture_bytes("x", picture_format) for picture_format in ("PNG", "GIF"))
 WAV = sample.wav_bytes("x", seconds=0.5)
 BAD_MEDIA = {
     "zero-byte JPEG": ("1001.JPG", b"", "is empty (0 bytes)"),
-    "truncated JPEG": (
-        "1001.JPG",
-        JPEG[: len(JPEG) // 2],
-        "is a truncated or damaged image file (Truncated File Read)",
-    ),
+    "truncated JPEG": ("1001.JPG", JPEG[: len(JPEG) // 2], "is a truncated JPEG (its end marker is missing)"),
+    "truncated PNG": ("1001.JPG", PNG[:-20], "is a truncated PNG (its end marker is missing)"),
+    "GIF cut in its header": ("1001.JPG", GIF[:12], "is not a readable image file (UnidentifiedImageError)"),
     "JPEG without its end": ("1001.JPG", JPEG[:-2], "is a truncated JPEG (its end marker is missing)"),
     "text named .jpg": ("1001.JPG", b"IAPS terms of use: research only\n", "is not a readable image file"),
     "zero-byte WAV": ("3001-9.wav", b"", "is empty (0 bytes)"),

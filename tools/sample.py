@@ -52,6 +52,11 @@ def all_image_ids():
 
 def jpeg_bytes(seed, size=(48, 32), quality=75):
     """A small synthetic picture: a colour gradient that differs per seed."""
+    return picture_bytes(seed, "JPEG", size, quality=quality)
+
+
+def picture_bytes(seed, picture_format, size=(48, 32), **options):
+    """The synthetic picture of `jpeg_bytes` in any format Pillow writes."""
     rng = random.Random(seed)
     top, bottom = [tuple(rng.randrange(256) for _ in range(3)) for _ in range(2)]
     picture = Image.new("RGB", size)
@@ -63,7 +68,7 @@ def jpeg_bytes(seed, size=(48, 32), quality=75):
         ]
     )
     buffer = io.BytesIO()
-    picture.save(buffer, format="JPEG", quality=quality)
+    picture.save(buffer, format=picture_format, **options)
     return buffer.getvalue()
 
 
