@@ -242,14 +242,12 @@ class ImemnetC(datasets.GeneratorBasedBuilder):
         split_generators = []
         for split, inputs in self.config.splits.items():
             (argument, table), *lookups = ((arg, annotations.read(arg, name)) for arg, name in inputs.items())
-            rows = self._rows_with_media(table, _MEDIA_IDS[argument], media) if media else table.rows
-            shards = (
-                media.shards(rows, self.config.rows_per_shard) if media else _chunks(rows, self.config.rows_per_shard)
-            )
-            media_kwargs = {"media": media} if media else {}
-            split_generators.append(
-                datasets.SplitGenerator(name=split, gen_kwargs={"shards": shards, **media_kwargs, **dict(lookups)})
-            )
+            if media:
+                rows = self._rows_with_media(table, _MEDIA_IDS[argument], media)
+                gen_kwargs = {"shards": media.shards(rows, self.config.rows_per_shard), "media": media}
+            else:
+                gen_kwargs = {"shards": _chunks(table.rows, self.config.rows_per_shard)}
+            split_generators.append(datasets.SplitGenerator(name=split, gen_kwargs={**gen_kwargs, **dict(lookups)}))
         return split_generators
 
     def _generate_examples(self, **inputs):
