@@ -107,7 +107,7 @@ class ImemnetCConfig(datasets.BuilderConfig):
     `missing_media` is the user's choice for annotated items whose media file is missing from
     `data_dir` or unreadable: `"error"` (default) or `"skip"` (leave those examples out, counted in
     a warning). `rows_per_shard` sets how finely the work is split for `num_proc` and for streaming
-    workers (an archive read in one pass is always one shard).
+    workers (a streamed compressed tar, read in one pass, is always one shard).
     """
 
     features: datasets.Features | None = None
@@ -583,7 +583,7 @@ class _Location(NamedTuple):
 
 class _Shard(NamedTuple):
     rows: tuple  # rows, or (row, {modality: location}) where media are needed
-    archive: str | None = None  # the archive a streamed image or music shard reads in one pass
+    archive: str | None = None  # the compressed tar a streamed image or music shard reads in one pass
 
 
 def _only(where):
