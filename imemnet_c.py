@@ -664,12 +664,18 @@ class _Media:
 
     def read(self, shards, skip_unreadable):
         """(row, {modality name: file}) for every row of the shards whose media files are readable."""
-        skipped = 0
+        skipped, checked = 0, {}  # each file's problem, by path: pairs share their clips and pictures
+
+        def problem(modality, file):
+            if file["path"] not in checked:
+                checked[file["path"]] = _media_problem(file, modality)
+            return checked[file["path"]]
+
         with _RandomAccess(self.scratch_dir) as random_access:
             for shard in shards:
                 pairs = self._read_in_one_pass(shard) if shard.archive else random_access.read_rows(shard.rows)
                 for row, files in pairs:
-                    problems = [_media_problem(file, modality) for modality, file in files]
+                    problems = [problem(modality, file) for modality, file in files]
                     if any(problems):
                         if not skip_unreadable:
                             raise ValueError(next(p for p in problems if p) + _UNREADABLE_ADVICE)
