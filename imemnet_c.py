@@ -153,8 +153,6 @@ _PAIRED_FEATURES = datasets.Features(
         "matching_score": _FLOAT,
     }
 )
-_IMAGE_SPLITS = {"train": {"images": "image_va.csv"}}
-_MUSIC_SPLITS = {"train": {"clips": "music_va.csv"}}
 _PAIRED_SPLITS = {
     split: {"pairs": matching_file, "images": "image_va.csv", "clips": "music_va.csv"}
     for split, matching_file in {
@@ -183,13 +181,13 @@ class ImemnetC(datasets.GeneratorBasedBuilder):
             name="image",
             description="One example per row of image_va.csv: the image and its valence and arousal.",
             features=_IMAGE_FEATURES,
-            splits=_IMAGE_SPLITS,
+            splits={"train": {"images": "image_va.csv"}},
         ),
         ImemnetCConfig(
             name="music",
             description="One example per row of music_va.csv: the clip, its caption, valence and arousal.",
             features=_MUSIC_FEATURES,
-            splits=_MUSIC_SPLITS,
+            splits={"train": {"clips": "music_va.csv"}},
         ),
         ImemnetCConfig(
             name="paired",
@@ -197,24 +195,15 @@ class ImemnetC(datasets.GeneratorBasedBuilder):
             features=_PAIRED_FEATURES,
             splits=_PAIRED_SPLITS,
         ),
+    ]
+    BUILDER_CONFIGS += [  # each config again without its Image and Audio columns: no licensed media needed
         ImemnetCConfig(
-            name="image_annotations",
-            description="The image config without pictures: image_va.csv alone, no licensed media needed.",
-            features=without_media(_IMAGE_FEATURES),
-            splits=_IMAGE_SPLITS,
-        ),
-        ImemnetCConfig(
-            name="music_annotations",
-            description="The music config without audio: music_va.csv alone, no licensed media needed.",
-            features=without_media(_MUSIC_FEATURES),
-            splits=_MUSIC_SPLITS,
-        ),
-        ImemnetCConfig(
-            name="paired_annotations",
-            description="The paired config without media: pairs, scores, captions and VA, no licensed media needed.",
-            features=without_media(_PAIRED_FEATURES),
-            splits=_PAIRED_SPLITS,
-        ),
+            name=f"{config.name}_annotations",
+            description=f"The {config.name} config without media, from the annotation files alone.",
+            features=without_media(config.features),
+            splits=config.splits,
+        )
+        for config in BUILDER_CONFIGS
     ]
 
     @property
@@ -627,7 +616,8 @@ class _Media:
             if not any(_media_id(member.member, modality) for member in members for modality in modalities):
                 continue  # nothing this config needs: not worth extracting
             if self.streaming:
-                self.archives[archive] = dl_manager.iter_archive(archive)
+                if archive in self.compressed_tars:  # read in one pass (the others by random access)
+                    self.archives[archive] = dl_manager.iter_archive(archive)
                 for member in members:
                     self._add(member)
             else:

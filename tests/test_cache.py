@@ -60,7 +60,7 @@ def test_single_modality_caches_hold_no_media_copy(load, heavy_downloads, config
     data_dir, media_bytes = heavy_downloads
     train = load(config, data_dir)["train"]
     assert train.num_rows == 8
-    assert cache_bytes(train) < 8 * 1024
+    assert cache_bytes(train) < 8 * 1024 and cache_bytes(train) < media_bytes / 2
 
 
 def test_streaming_paired_opens_each_archive_once_to_read_and_never_rescans(heavy_downloads, tmp_path, monkeypatch):
