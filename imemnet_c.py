@@ -2,18 +2,20 @@
 
 import bz2
 import collections
+import contextlib
 import csv
 import dataclasses
 import errno
-import gzip
 import hashlib
 import io
+import json
 import lzma
 import os
 import re
 import shutil
 import tarfile
 import tempfile
+import uuid
 import wave
 import zipfile
 import zlib
@@ -22,6 +24,7 @@ from typing import NamedTuple
 import datasets
 import numpy
 import PIL.Image
+import rapidgzip
 import soundfile
 
 _CITATION = """\
@@ -115,6 +118,12 @@ class ImemnetCConfig(datasets.BuilderConfig):
     missing_media: str = "error"
     rows_per_shard: int = 2000
 
+    def create_config_id(self, config_kwargs, custom_features=None):
+        """datasets' id, and with a data_dir a digest of its files (paths, sizes, modification times):
+        a changed download gets a prepared cache of its own instead of the one made before."""
+        config_id = super().create_config_id(config_kwargs, custom_features)
+        return f"{config_id}-{_folder_digest(self.data_dir)}" if self.data_dir else config_id
+
     @property
     def modalities(self):
         """The media this config needs: its Image and Audio columns."""
@@ -161,6 +170,18 @@ _PAIRED_SPLITS = {
         "test": "test_matching.txt",
     }.items()
 }
+
+
+def _folder_digest(folder):
+    """A digest of every file below `folder`: its path, size and modification time."""
+    folder, files = os.path.abspath(os.path.expanduser(folder)), []
+    for parent, _, names in os.walk(folder):
+        for name in names:
+            path = os.path.join(parent, name)
+            with contextlib.suppress(OSError):  # a dangling link
+                stat = os.stat(path)
+                files.append((os.path.relpath(path, folder), stat.st_size, stat.st_mtime_ns))
+    return _digest(*sorted(files))
 
 
 def without_media(features):
@@ -225,12 +246,19 @@ class ImemnetC(datasets.GeneratorBasedBuilder):
         data_dir = self._checked_data_dir()
         found = sorted(dl_manager.iter_files(data_dir)) if data_dir else []
         annotations = _AnnotationFiles(found, dl_manager)
-        media = (
-            _Media(found, dl_manager, self._cache_dir_root, self.config.modalities) if self.config.needs_media else None
-        )
+        splits = {
+            split: [(argument, annotations.read(argument, name)) for argument, name in inputs.items()]
+            for split, inputs in self.config.splits.items()
+        }
+        media = None
+        if self.config.needs_media:
+            needed = collections.defaultdict(set)
+            for (argument, table), *_ in splits.values():
+                for modality, field in _MEDIA_IDS[argument].items():
+                    needed[modality].update(getattr(row, field) for row in table.rows)
+            media = _Media(found, needed, self._cache_dir_root, dl_manager.is_streaming)
         split_generators = []
-        for split, inputs in self.config.splits.items():
-            (argument, table), *lookups = ((arg, annotations.read(arg, name)) for arg, name in inputs.items())
+        for split, ((argument, table), *lookups) in splits.items():
             if media:
                 rows = self._rows_with_media(table, _MEDIA_IDS[argument], media)
                 gen_kwargs = {"shards": media.shards(rows, self.config.rows_per_shard), "media": media}
@@ -567,17 +595,11 @@ class _Location(NamedTuple):
     container: str  # a loose file, or the archive holding the member
     member: str | None  # the member's name in the archive; None for a loose file
     size: int
-    offset: int | None = None  # where the member lies in its archive (tar: its data, in the uncompressed tar)
+    offset: int | None = None  # where the member's data lie in its archive (a tar's: in the uncompressed tar)
 
 
 class _Shard(NamedTuple):
     rows: tuple  # rows, or (row, {modality: location}) where media are needed
-    archive: str | None = None  # the compressed tar a streamed image or music shard reads in one pass
-
-
-def _only(where):
-    (location,) = where.values()
-    return location
 
 
 def _chunks(rows, size):
@@ -589,106 +611,110 @@ def _media_id(path, modality):
     parts = re.split(r"[\\/]", path)
     if any(part.startswith("__MACOSX") for part in parts) or parts[-1].startswith((".", "__")):
         return None
-    stem, extension = os.path.splitext(parts[-1])
-    return stem if extension.lower() in modality.extensions else None
+    stem, dot, extension = parts[-1].rpartition(".")
+    return stem if dot and f".{extension.lower()}" in modality.extensions else None
 
 
 class _Media:
-    """Where each media file of data_dir lies, by modality and id, found before anything is
-    generated. Prepared, archives are extracted into the datasets cache (an interrupted extraction
-    is redone) and every location is a local file; streaming, archive members are read in place."""
+    """Where the media file of each id the annotations name lies in data_dir, found before anything
+    is generated. Each archive is listed once, its listing kept (see `_Archive`). Prepared, the
+    members used are extracted into the datasets cache and examples point to those files;
+    streaming, members are read in place by random access, in the order they lie in."""
 
-    def __init__(self, found, dl_manager, scratch_dir, modalities):
-        self.streaming = dl_manager.is_streaming
-        self.scratch_dir = scratch_dir
-        self.locations = {modality: {} for modality in modalities}
-        archives = [path for path in found if path.lower().endswith(_ARCHIVE_EXTENSIONS)]
+    def __init__(self, found, needed, cache_root, streaming):
+        """`needed`: {modality: the ids the annotation files name}."""
+        self.streaming = streaming
+        self.scratch_dir = cache_root
+        self.needed = needed
+        self.locations = {modality: {} for modality in needed}
+        self.archives = {}  # the archives holding media this config uses, by path
+        archive_paths = [path for path in found if path.lower().endswith(_ARCHIVE_EXTENSIONS)]
         loose = [path for path in found if not path.lower().endswith(_ARCHIVE_EXTENSIONS)]
         self.searched = f"{len(loose)} files" + (
-            f" and the archives {', '.join(map(os.path.basename, archives))}" if archives else ""
+            f" and the archives {', '.join(map(os.path.basename, archive_paths))}" if archive_paths else ""
         )
         for path in loose:
             self._add(_Location(path, None, os.path.getsize(path)))
-        self.archives = {}
-        self.compressed_tars = {path for path in archives if _compression(path)}
-        for archive in archives:
-            members = _archive_members(archive)
-            if not any(_media_id(member.member, modality) for member in members for modality in modalities):
-                continue  # nothing this config needs: not worth extracting
-            if self.streaming:
-                if archive in self.compressed_tars:  # read in one pass (the others by random access)
-                    self.archives[archive] = dl_manager.iter_archive(archive)
-                for member in members:
-                    self._add(member)
-            else:
-                root = _extracted(archive, members, dl_manager)
-                for member in members:
-                    self._add(_Location(os.path.join(root, member.member), None, member.size))
+        for path in archive_paths:
+            archive = _Archive(path, cache_root)
+            try:
+                members = archive.members(extract=None if streaming else self._unlocated)
+                used = [member for member in members if self._add(member)]
+                if used:
+                    self.archives[path] = archive
+                    if not streaming:
+                        archive.extract(used)
+            except OSError as error:
+                if error.errno != errno.ENOSPC:
+                    raise
+                raise OSError(
+                    errno.ENOSPC,
+                    f"No space left on device while extracting {path} into the datasets cache ({cache_root}). "
+                    "Free some space there, or pass cache_dir=<a folder on a larger disk>; the next run goes on "
+                    "from what is complete.",
+                ) from error
+
+    def _unlocated(self, name):
+        """Whether an archive member is the media file of a needed id that no earlier file provides."""
+        return any(
+            media_id in self.needed[modality] and media_id not in self.locations[modality]
+            for modality in self.needed
+            if (media_id := _media_id(name, modality))
+        )
 
     def _add(self, location):
+        """Records `location` for the needed ids it is the first file of; says whether it was."""
+        taken = False
         for modality, located in self.locations.items():
             media_id = _media_id(location.member or location.container, modality)
-            if media_id is None:
+            if media_id not in self.needed[modality]:
                 continue
             first = located.setdefault(media_id, location)
+            taken |= first is location
             if first.size != location.size:  # an archive beside its own extraction holds equal copies
                 logger.warning(
                     f"Two different {modality.name} files for {media_id}: {_describe(first)} and {_describe(location)}; "
                     f"using the first (data_dir's folders in name order, then archives, each in its own order)."
                 )
+        return taken
 
     def shards(self, located, rows_per_shard):
-        """Rows in chunks; streaming image or music rows of an archive in runs of neighbouring
-        members, each read front to back (a compressed tar, which has no random access: one pass)."""
-        by_archive = collections.defaultdict(list)
-        for row, where in located:
-            (location,) = where.values() if len(where) == 1 and self.streaming else (None,)
-            by_archive[location.container if location and location.member else None].append((row, where))
-        shards = _chunks(by_archive.pop(None, []), rows_per_shard)
-        for archive, rows in by_archive.items():
-            if archive in self.compressed_tars:
-                shards.append(_Shard(tuple(rows), archive))
-            else:
-                shards += _chunks(sorted(rows, key=lambda row_where: _only(row_where[1]).offset), rows_per_shard)
-        return [shard for shard in shards if shard.rows] or [_Shard(())]
+        """Rows in chunks: prepared, in the annotation file's order; streamed, in the order their
+        media lie in (pairs: by clip, so that each archive is read front to back and each clip once)."""
+        if self.streaming:
+            located = sorted(
+                located, key=lambda row_where: [(where.container, where.offset or 0) for where in row_where[1].values()]
+            )
+        return _chunks(located, rows_per_shard)
 
     def read(self, shards, skip_unreadable):
         """(row, {modality name: file}) for every row of the shards whose media files are readable."""
-        skipped, checked = 0, {}  # each file's problem, by path: pairs share their clips and pictures
-
-        def problem(modality, file):
-            if file["path"] not in checked:
-                checked[file["path"]] = _media_problem(file, modality)
-            return checked[file["path"]]
-
-        with _RandomAccess(self.scratch_dir) as random_access:
+        skipped, checked = 0, {}  # each file's problem, by location: pairs share their clips and pictures
+        with _RandomAccess(self.archives, self.scratch_dir) as members:
             for shard in shards:
-                pairs = self._read_in_one_pass(shard) if shard.archive else random_access.read_rows(shard.rows)
-                for row, files in pairs:
-                    problems = [problem(modality, file) for modality, file in files]
+                for row, where in shard.rows:
+                    files, problems = {}, []
+                    for modality, location in where.items():
+                        files[modality.name] = self._file(location, members)
+                        if location not in checked:
+                            checked[location] = _media_problem(files[modality.name], modality)
+                        problems.append(checked[location])
                     if any(problems):
                         if not skip_unreadable:
                             raise ValueError(next(p for p in problems if p) + _UNREADABLE_ADVICE)
                         skipped += 1
                         continue
-                    yield row, {modality.name: file for modality, file in files}
+                    yield row, files
         if skipped:
             logger.warning(f"missing_media='skip': left out {skipped} examples whose media files are unreadable.")
 
-    def _read_in_one_pass(self, shard):
-        wanted = collections.defaultdict(list)
-        for row, where in shard.rows:
-            ((modality, location),) = where.items()
-            wanted[location.member].append(row)
-        for member, f in self.archives[shard.archive]:
-            if member in wanted:
-                file = {"path": member, "bytes": f.read()}
-                for row in wanted.pop(member):
-                    yield row, [(modality, file)]
-        if wanted:
-            raise FileNotFoundError(
-                f"{shard.archive} no longer holds {', '.join(list(wanted)[:5])}: it changed while being read. Load again."
-            )
+    def _file(self, location, members):
+        """What an Image or Audio column holds: a local path (prepared), or the member's bytes (streamed)."""
+        if location.member is None:
+            return {"path": location.container, "bytes": None}
+        if not self.streaming:
+            return {"path": self.archives[location.container].extracted(location.member), "bytes": None}
+        return {"path": location.member, "bytes": members.read(location)}
 
 
 _UNREADABLE_ADVICE = ' Replace it with a good copy (download it again), or pass missing_media="skip" to leave it out.'
@@ -698,66 +724,13 @@ def _describe(location):
     return f"{location.member} in {location.container}" if location.member else location.container
 
 
-def _archive_members(path):
-    """The regular files of a zip or tar archive, as locations; names that would land outside the
-    extraction (absolute, `..`) and archives inside the archive are left out with a warning."""
-    try:
-        if zipfile.is_zipfile(path):
-            with zipfile.ZipFile(path) as archive:
-                entries = [(i.filename, i.file_size, i.header_offset) for i in archive.infolist() if not i.is_dir()]
-        elif tarfile.is_tarfile(path):
-            with tarfile.open(path) as archive:
-                entries = [(info.name, info.size, info.offset_data) for info in archive if info.isreg()]
-        else:
-            raise ValueError("it is neither a zip nor a tar archive")
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, tarfile.TarError, zlib.error, lzma.LZMAError) as error:
-        raise ValueError(
-            f"{path} cannot be read as an archive ({error}). It may be truncated or not an archive despite its name: "
-            "download it again, or move it out of data_dir."
-        ) from None
-    members = []
-    for name, size, offset in entries:
-        parts = re.split(r"[\\/]", name)
-        if name.startswith(("/", "\\")) or re.match(r"[A-Za-z]:", name) or ".." in parts:
-            logger.warning(f"{path}: left out the member {name!r}, whose path points outside the archive.")
-        elif name.lower().endswith(_ARCHIVE_EXTENSIONS):
-            logger.warning(f"{path}: the archive {name!r} inside it is not opened; extract it into data_dir to use it.")
-        else:
-            members.append(_Location(path, name, size, offset))
-    return members
-
-
-def _extracted(archive, members, dl_manager):
-    """The folder `archive` is extracted to in the datasets cache; an extraction that an interrupted
-    run left incomplete (datasets would reuse it) is done again."""
-    try:
-        root = dl_manager.extract(archive)
-        if all(os.path.isfile(os.path.join(root, member.member)) for member in members):
-            return root
-        force_extract = dl_manager.download_config.force_extract
-        dl_manager.download_config.force_extract = True
-        try:
-            return dl_manager.extract(archive)
-        finally:
-            dl_manager.download_config.force_extract = force_extract
-    except OSError as error:
-        if error.errno != errno.ENOSPC:
-            raise
-        raise OSError(
-            errno.ENOSPC,
-            f"No space left on device while extracting {archive} into the datasets cache "
-            f"({dl_manager.download_config.cache_dir or datasets.config.HF_DATASETS_CACHE}). Free some space there, "
-            "or pass cache_dir=<a folder on a larger disk>; the next run redoes the extraction.",
-        ) from error
-
-
 def _media_problem(file, modality):
     """What makes a media file unusable (empty, not an image or audio file, truncated), or None,
     from its header and its last bytes only: JPEG, PNG and PCM WAV by their markers, anything else
     by Pillow or libsndfile. A readable file in another format than its extension says is fine:
     decoders go by content."""
     where = f"{file['path']} (the {modality.name} of {_media_id(file['path'], modality)})"
-    with io.BytesIO(file["bytes"]) if file["bytes"] is not None else open(file["path"], "rb") as stream:
+    with io.BytesIO(file["bytes"]) if file["bytes"] is not None else io.open(file["path"], "rb") as stream:  # noqa: UP020  (see Archives)
         size = stream.seek(0, io.SEEK_END)
         if not size:
             return f"{where} is empty (0 bytes)."
@@ -798,59 +771,250 @@ def _audio_problem(stream, size, tail, where):
     return None
 
 
-class _RandomAccess:
-    """Reads media by location without rescanning archives: loose files by path, zip members
-    through the zip's directory, tar members at their offset (a compressed tar is first decompressed
-    once into an anonymous temporary file in the datasets cache: gzip has no random access)."""
+# Archives: each listed once, the listing kept; members read by random access, also in a tar.gz.
+# Paths made of member names go through io.open, os.stat and string operations, not open and
+# os.path: datasets patches those in this module for URLs, where "::" chains paths.
 
-    def __init__(self, scratch_dir):
-        self._scratch_dir = scratch_dir
-        self._archives = {}
-        self._open = []
+_ARCHIVE_CACHE = "imemnet_c_archives"  # in the datasets cache: per archive, its index and extracted members
+_INDEX_VERSION = 1
+_DECOMPRESSORS = {"bzip2": bz2.open, "xz": lzma.open}  # gzip goes through rapidgzip: parallel, seekable
+_MAGIC = {b"\x1f\x8b": "gzip", b"BZh": "bzip2", b"\xfd7zXZ\x00": "xz"}
+_ARCHIVE_ERRORS = (
+    ValueError,
+    OSError,
+    EOFError,
+    RuntimeError,
+    zipfile.BadZipFile,
+    tarfile.TarError,
+    zlib.error,
+    lzma.LZMAError,
+)
+
+
+class _Archive:
+    """A zip or tar download. Its members (name, size, offset) are listed in one pass and kept in
+    the datasets cache, in a folder named after the archive's absolute path, size and modification
+    time: a changed archive is listed anew, an unchanged one never again. A tar.gz keeps rapidgzip's
+    seek points beside its listing, which read any member without decompressing what comes before.
+    Members a prepared config uses are extracted into the same folder, each file whole or absent."""
+
+    def __init__(self, path, cache_root):
+        path, stat = os.path.abspath(path), os.stat(path)
+        self.path = path
+        self.folder = os.path.join(
+            cache_root, _ARCHIVE_CACHE, f"{_digest(path)}-{_digest(path, stat.st_size, stat.st_mtime_ns)}"
+        )
+        self.is_zip = zipfile.is_zipfile(path)
+        self.compression = None if self.is_zip else _compression(path)
+        self.seek_points = None  # the tar.gz index file, once listed
+
+    def members(self, extract=None):
+        """The members, from the kept listing; without one, from one pass over the archive that also
+        extracts the members `extract(name)` picks."""
+        members = self._kept_listing()
+        return self._listed(extract) if members is None else members
+
+    def extracted(self, name):
+        return os.path.join(self.folder, "files", name)
+
+    def extract(self, members):
+        """Extracts the members not already extracted whole, reading each by random access."""
+        missing = [m for m in members if not _has_size(self.extracted(m.member), m.size)]
+        if not missing:
+            return
+        if self.compression in _DECOMPRESSORS:  # no seek points: one more pass over the archive
+            names = {member.member for member in missing}
+            self._listed(lambda name: name in names)
+            return
+        with contextlib.ExitStack() as stack:
+            read = self.reader(stack, scratch_dir=None)
+            for member in _progress(sorted(missing, key=lambda m: m.offset), f"Extracting {self.path}", "files"):
+                self._write(member.member, io.BytesIO(read(member)))
+
+    def reader(self, stack, scratch_dir):
+        """A function giving a member's bytes from its location; its handles close with `stack`."""
+        if self.is_zip:
+            archive = stack.enter_context(zipfile.ZipFile(self.path))
+            return lambda location: archive.read(location.member)
+        if self.compression == "gzip":
+            stream = stack.enter_context(rapidgzip.open(self.path, parallelization=0))
+            stream.import_index(self.seek_points)
+        elif self.compression:  # bzip2, xz: no seek points, so decompressed once into an anonymous file
+            stream = stack.enter_context(tempfile.TemporaryFile(dir=scratch_dir))
+            with _DECOMPRESSORS[self.compression](self.path) as tar:
+                shutil.copyfileobj(tar, stream, 1 << 20)
+        else:
+            stream = stack.enter_context(open(self.path, "rb"))
+
+        def read(location):
+            stream.seek(location.offset)
+            return stream.read(location.size)
+
+        return read
+
+    def _kept_listing(self):
+        """The kept listing, or None when there is none or it is partial or unreadable."""
+        try:
+            with open(os.path.join(self.folder, "index.json"), encoding="utf-8") as f:
+                index = json.load(f)
+            if index["version"] != _INDEX_VERSION:
+                return None
+            if index["seek_points"]:
+                seek_points, size = index["seek_points"]
+                if not _has_size(os.path.join(self.folder, seek_points), size):
+                    return None
+                self.seek_points = os.path.join(self.folder, seek_points)
+            members = [_Location(self.path, name, size, offset) for name, size, offset in index["members"]]
+            left_out = index["left_out"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        for name, reason in left_out:
+            logger.warning(f"{self.path}: {reason.format(name=repr(name))}")
+        return members
+
+    def _listed(self, extract):
+        """Lists the archive in one pass, extracting what `extract` picks on the way, and keeps the listing."""
+        os.makedirs(self.folder, exist_ok=True)
+        members, left_out = [], []
+        try:
+            with contextlib.closing(self._zip_entries() if self.is_zip else self._tar_entries()) as entries:
+                for name, size, offset, read in entries:
+                    reason = _unsafe(name)
+                    if reason:
+                        logger.warning(f"{self.path}: {reason.format(name=repr(name))}")
+                        left_out.append((name, reason))
+                        continue
+                    members.append(_Location(self.path, name, size, offset))
+                    if extract and extract(name):
+                        self._write(name, read())
+        except _ARCHIVE_ERRORS as error:
+            if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+                raise
+            raise ValueError(
+                f"{self.path} cannot be read as an archive ({error}). It may be truncated or not an archive "
+                "despite its name: download it again, or move it out of data_dir."
+            ) from None
+        self._keep(members, left_out)
+        return members
+
+    def _zip_entries(self):
+        with zipfile.ZipFile(self.path) as archive:
+            for info in archive.infolist():
+                if not info.is_dir():
+                    yield info.filename, info.file_size, info.header_offset, lambda info=info: archive.open(info)
+
+    def _tar_entries(self):
+        """A tar's regular files in one pass; a tar.gz through rapidgzip, whose seek points it keeps."""
+        if not self.compression and not tarfile.is_tarfile(self.path):
+            raise ValueError("it is neither a zip nor a tar archive")
+        with contextlib.ExitStack() as stack:
+            if self.compression == "gzip":
+                stream = stack.enter_context(rapidgzip.open(self.path, parallelization=0))
+                position = lambda: stream.tell_compressed() // 8  # noqa: E731  (rapidgzip counts bits)
+            else:
+                raw = stack.enter_context(open(self.path, "rb"))
+                stream = stack.enter_context(_DECOMPRESSORS[self.compression](raw)) if self.compression else raw
+                position = raw.tell
+            tar = stack.enter_context(tarfile.open(fileobj=stream, mode="r:"))
+            progress = stack.enter_context(_progress(None, f"Indexing {self.path}", "B", os.path.getsize(self.path)))
+            for info in tar:
+                progress.update(position() - progress.n)
+                if info.isreg():
+                    yield info.name, info.size, info.offset_data, lambda info=info: tar.extractfile(info)
+            if self.compression == "gzip":
+                self.seek_points = os.path.join(self.folder, f"seek-points-{uuid.uuid4().hex}.bin")
+                stream.export_index(self.seek_points)
+
+    def _write(self, name, source):
+        """Writes a member under its name, whole or not at all (a partial file never has the name)."""
+        target = self.extracted(name)
+        os.makedirs(target.rpartition("/")[0], exist_ok=True)
+        partial = f"{target}.{uuid.uuid4().hex}.partial"
+        try:
+            with source, io.open(partial, "wb") as f:  # noqa: UP020  (the builtin is patched)
+                shutil.copyfileobj(source, f, 1 << 20)
+            os.replace(partial, target)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(partial)
+
+    def _keep(self, members, left_out):
+        """Keeps the listing (written whole, then renamed: readers see all of it or none), and removes
+        what the cache holds for earlier versions of the same archive."""
+        seek_points = self.seek_points and [os.path.basename(self.seek_points), os.path.getsize(self.seek_points)]
+        index = {
+            "version": _INDEX_VERSION,
+            "archive": self.path,
+            "members": [[m.member, m.size, m.offset] for m in members],
+            "left_out": left_out,
+            "seek_points": seek_points,
+        }
+        partial = os.path.join(self.folder, f"index.json.{uuid.uuid4().hex}.partial")
+        with open(partial, "w", encoding="utf-8") as f:
+            json.dump(index, f)
+        os.replace(partial, os.path.join(self.folder, "index.json"))
+        path_digest, parent = os.path.basename(self.folder).split("-")[0], os.path.dirname(self.folder)
+        for name in os.listdir(parent):
+            if name.startswith(f"{path_digest}-") and os.path.join(parent, name) != self.folder:
+                shutil.rmtree(os.path.join(parent, name), ignore_errors=True)
+
+
+class _RandomAccess:
+    """Reads archive members by location, each archive opened once and closed on exit (rapidgzip
+    aborts at interpreter exit if a reader is left open); the last member read from each archive is
+    kept, so that consecutive pairs of one clip read it once."""
+
+    def __init__(self, archives, scratch_dir):
+        self._archives, self._scratch_dir = archives, scratch_dir
+        self._readers, self._last = {}, {}
+        self._stack = contextlib.ExitStack()
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
-        for handle in reversed(self._open):
-            handle.close()
-
-    def read_rows(self, rows):
-        for row, where in rows:
-            yield row, [(modality, self.read(location)) for modality, location in where.items()]
+        self._stack.close()
 
     def read(self, location):
-        if location.member is None:
-            return {"path": location.container, "bytes": None}
-        archive = self._archives.get(location.container) or self._opened(location.container)
-        if isinstance(archive, zipfile.ZipFile):
-            return {"path": location.member, "bytes": archive.read(location.member)}
-        archive.seek(location.offset)
-        return {"path": location.member, "bytes": archive.read(location.size)}
-
-    def _opened(self, path):
-        if zipfile.is_zipfile(path):
-            archive = self._keep(zipfile.ZipFile(path))
-        elif decompressor := _compression(path):
-            os.makedirs(self._scratch_dir, exist_ok=True)
-            archive = self._keep(tempfile.TemporaryFile(dir=self._scratch_dir))
-            with decompressor(path) as stream:
-                shutil.copyfileobj(stream, archive, 1 << 20)
-        else:
-            archive = self._keep(open(path, "rb"))
-        self._archives[path] = archive
-        return archive
-
-    def _keep(self, handle):
-        self._open.append(handle)
-        return handle
+        last = self._last.get(location.container)
+        if last and last[0] == location:
+            return last[1]
+        if location.container not in self._readers:
+            archive = self._archives[location.container]
+            self._readers[location.container] = archive.reader(self._stack, self._scratch_dir)
+        data = self._readers[location.container](location)
+        self._last[location.container] = (location, data)
+        return data
 
 
-_DECOMPRESSORS = {b"\x1f\x8b": gzip.open, b"BZh": bz2.open, b"\xfd7zXZ\x00": lzma.open}
+def _unsafe(name):
+    """Why a member is left out (its path points outside the extraction, or it is an archive), or None."""
+    parts = re.split(r"[\\/]", name)
+    if name.startswith(("/", "\\")) or re.match(r"[A-Za-z]:", name) or ".." in parts:
+        return "left out the member {name}, whose path points outside the archive."
+    if name.lower().endswith(_ARCHIVE_EXTENSIONS):
+        return "the archive {name} inside it is not opened; extract it into data_dir to use it."
+    return None
 
 
 def _compression(path):
-    """The opener that decompresses a compressed tar, or None for any other file."""
+    """`gzip`, `bzip2` or `xz` for a compressed file, by its first bytes; None for any other."""
     with open(path, "rb") as f:
         head = f.read(6)
-    return next((opener for magic, opener in _DECOMPRESSORS.items() if head.startswith(magic)), None)
+    return next((name for magic, name in _MAGIC.items() if head.startswith(magic)), None)
+
+
+def _has_size(path, size):
+    try:
+        return os.stat(path).st_size == size
+    except OSError:
+        return False
+
+
+def _digest(*parts):
+    return hashlib.sha256("\0".join(map(str, parts)).encode()).hexdigest()[:16]
+
+
+def _progress(iterable, description, unit, total=None):
+    """datasets' progress bar (its switches turn it off), shown only for what lasts over two seconds."""
+    return datasets.utils.logging.tqdm(iterable, desc=description, unit=unit, unit_scale=True, total=total, delay=2)

@@ -63,26 +63,45 @@ def test_single_modality_caches_hold_no_media_copy(load, heavy_downloads, config
     assert cache_bytes(train) < 8 * 1024 and cache_bytes(train) < media_bytes / 2
 
 
-def test_streaming_paired_opens_each_archive_once_to_read_and_never_rescans(heavy_downloads, tmp_path, monkeypatch):
+def cache_files(cache):
+    return {os.path.join(d, f): os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(cache) for f in files}
+
+
+def test_streaming_paired_over_a_tar_gz_lists_each_archive_once_and_makes_no_decompressed_copy(
+    heavy_downloads, tmp_path, monkeypatch
+):
     import imemnet_c
 
     data_dir, _ = heavy_downloads
-    os.remove(data_dir / "clips.tar")  # the clips as a compressed tar: the case without native random access
-    sample.write_tar(str(data_dir / "clips.tar.gz"), {f"{c}.wav": sample.wav_bytes(c) for c in CLIPS}, compress=True)
-    opened = []
-    open_archive = imemnet_c._RandomAccess._opened
-    monkeypatch.setattr(
-        imemnet_c._RandomAccess, "_opened", lambda self, path: opened.append(path) or open_archive(self, path)
-    )
-    decompressed = []
-    gzip_open = imemnet_c._DECOMPRESSORS[b"\x1f\x8b"]
-    monkeypatch.setitem(imemnet_c._DECOMPRESSORS, b"\x1f\x8b", lambda f: decompressed.append(f) or gzip_open(f))
+    os.remove(data_dir / "clips.tar")  # the clips as a compressed tar: random access through its seek points
+    clips = {f"{c}.wav": sample.wav_bytes(c, seconds=4.0) for c in CLIPS}
+    sample.write_tar(str(data_dir / "clips.tar.gz"), clips, compress=True)
+    listed, opened = [], []
+    monkeypatch.setattr(imemnet_c._Archive, "_listed", spy(imemnet_c._Archive._listed, listed))
+    monkeypatch.setattr(imemnet_c._Archive, "reader", spy(imemnet_c._Archive.reader, opened))
+    monkeypatch.setattr(imemnet_c.tempfile, "TemporaryFile", None)  # any temporary copy would fail
+    cache = tmp_path / "cache"
 
-    builder = imemnet_c.ImemnetC(config_name="paired", data_dir=str(data_dir), cache_dir=str(tmp_path / "cache"))
-    train = builder.as_streaming_dataset(split="train")
-    assert sum(1 for _ in train) == PAIRS
-    assert sorted(os.path.basename(p) for p in opened) == ["clips.tar.gz", "emotic.zip"]
-    assert len(decompressed) == 1
-    assert not [
-        name for name in os.listdir(tmp_path / "cache") if name.startswith("tmp")
-    ]  # the decompressed copy is gone
+    def stream():
+        builder = imemnet_c.ImemnetC(config_name="paired", data_dir=str(data_dir), cache_dir=str(cache))
+        return list(builder.as_streaming_dataset(split="train").decode(False))
+
+    pairs = stream()
+    assert len(pairs) == PAIRS
+    assert {p["clip_id"]: p["audio"]["bytes"] for p in pairs} == {c[:-4]: b for c, b in clips.items()}
+    assert sorted(listed) == ["clips.tar.gz", "emotic.zip"]
+    assert sorted(opened) == ["clips.tar.gz", "emotic.zip"]  # each opened once for the whole pass
+    media_bytes = sum(map(len, clips.values()))
+    assert sum(cache_files(cache).values()) < 0.02 * media_bytes + 64 * 1024  # the listings and seek points
+
+    listed.clear()
+    assert stream() == pairs  # a second load reads the kept listings: no pass over any archive
+    assert listed == []
+
+
+def spy(method, calls):
+    def called(archive, *args, **kwargs):
+        calls.append(os.path.basename(archive.path))
+        return method(archive, *args, **kwargs)
+
+    return called

@@ -6,7 +6,7 @@ import os
 import tempfile
 
 import numpy
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import imemnet_c
@@ -79,6 +79,7 @@ def test_any_id_is_matched_to_its_file_whatever_the_extension_case(media_id, ext
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.tuples(FILE_ID, UNIT, UNIT), min_size=1, max_size=6, unique_by=lambda row: row[0].lower()))
+@example(rows=[("::", 0.0, 0.0), ("a::b", 1.0, 0.5)])  # "::" chains URLs in datasets' patched open and os.path
 def test_arbitrary_ids_and_values_round_trip_through_the_loader_with_their_pictures(load, tmp_path_factory, rows):
     data_dir = tmp_path_factory.mktemp("downloads")
     sample.write_annotations(str(data_dir), images=rows)

@@ -194,7 +194,7 @@ def test_an_interrupted_extraction_is_redone_not_reused(load, downloads, tmp_pat
     complete = content(load("image", downloads)["train"])
     extracted = [
         os.path.join(folder, name)
-        for folder, _, files in os.walk(tmp_path / "cache" / "downloads" / "extracted")
+        for folder, _, files in os.walk(tmp_path / "cache" / "imemnet_c_archives")
         for name in files
         if name.endswith(".jpg")
     ]

@@ -27,6 +27,8 @@ import uuid
 import wave
 import zipfile
 
+from tools import realbench
+
 PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PAIRS_PER_CLIP = 5
 DECODED_CAP = 3000  # streaming with decoding: examples per second over the first ones
@@ -495,12 +497,21 @@ def main():
     parser.add_argument("--work", default="/tmp/imemnet-c-bench", help="where the data and caches go")
     parser.add_argument("--out", default=os.path.join(PROJECT, "BENCHMARKS.md"))
     parser.add_argument("--only", nargs="+", choices=list(MEASUREMENTS), help="a subset of the measurements")
+    parser.add_argument("--realistic", action="store_true", help="real sizes instead: see tools/realbench.py")
+    parser.add_argument("--clips", type=int, default=800, help="with --realistic: 10 s stereo clips")
+    parser.add_argument("--pictures", type=int, default=1000, help="with --realistic: 640x480 JPEGs")
+    parser.add_argument("--realistic-measure", help=argparse.SUPPRESS)
     parser.add_argument("--measure", help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
     parser.add_argument("--cache", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
         return measure_here(args.measure, args.data, args.cache)
+    if args.realistic_measure:
+        return realbench.measure_here(args.realistic_measure)
+    if args.realistic:
+        args.command_tail = " ".join(a for a in sys.argv[1:] if a != "--realistic")
+        return realbench.main(args)
     os.makedirs(args.work, exist_ok=True)
     results = run(args.sizes, args.runs, args.work, args.only or list(MEASUREMENTS))
     command = "python -m tools.bench " + " ".join(sys.argv[1:])

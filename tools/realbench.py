@@ -1,0 +1,449 @@
+"""The realistic mode of `tools.bench`: the loader on downloads of real size (`tools.realdata`:
+10 s 44.1 kHz stereo WAV clips in one tar.gz or one zip, 640x480 JPEGs in a zip and in a folder,
+about five pairs per clip and per picture), against the floors a researcher would compare with:
+one Python gzip read of the clip archive, `tar -xzf`, `unzip`.
+
+    python -m tools.bench --realistic [--clips 800] [--pictures 1000] [--runs 3] [--work /tmp/imemnet-c-real]
+
+Each load runs in a fresh process, first with a fresh cache (cold), then again with the cache it
+left (warm: listings kept, prepared datasets reused). Reported per config and mode: time to the
+first example, the full pass (not decoded), the extra disk at its peak (free space sampled while it
+runs, so deleted-but-open temporary files count), peak RSS, and the longest silence on stderr
+before the first example. Results are kept per `datasets` version, so that a run in each
+environment fills its columns of one report in BENCHMARKS.md.
+"""
+
+import contextlib
+import glob
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+
+from tools import realdata
+
+PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SECTION, END = "## Realistic sizes", "## Findings"
+
+
+# What runs in the measured process
+
+
+def loader_pass(config, data_dir, streaming, cache):
+    """Loads as a researcher would and reads every example, not decoded."""
+    import imemnet_c
+
+    start = time.time()
+    if streaming:
+        examples = iter(imemnet_c.load(config, data_dir, split="train", streaming=True, cache_dir=cache).decode(False))
+        next(examples)
+        first = time.time()
+        count = 1 + sum(1 for _ in examples)
+    else:
+        dataset = imemnet_c.load(config, data_dir, split="train", cache_dir=cache)
+        dataset.with_format("arrow")[0]
+        first = time.time()
+        count = sum(batch.num_rows for batch in dataset.with_format("arrow").iter(batch_size=1000))
+    return {"start": start, "first": first, "end": time.time(), "examples": count}
+
+
+def gzip_read(path, _cache):
+    import gzip
+
+    start = time.time()
+    with gzip.open(path) as f:
+        while f.read(1 << 20):
+            pass
+    return {"start": start, "first": time.time(), "end": time.time(), "examples": 0}
+
+
+def command(arguments, cache):
+    os.makedirs(cache, exist_ok=True)
+    start = time.time()
+    subprocess.run(arguments, cwd=cache, check=True)
+    return {"start": start, "first": time.time(), "end": time.time(), "examples": 0}
+
+
+def gzip_libraries(path, members, _cache):
+    """What each gzip library gives on the clip archive: a full read, an index, and random member reads."""
+    import random
+
+    results = {}
+    picks = random.Random(0).sample(members, min(50, len(members)))
+
+    def timed(function):
+        start = time.perf_counter()
+        value = function()
+        return time.perf_counter() - start, value
+
+    def drain(f):
+        while f.read(1 << 20):
+            pass
+
+    def random_reads(f):
+        for offset, size in picks:
+            f.seek(offset)
+            f.read(size)
+
+    import gzip
+
+    results["gzip (Python)"] = {"read": timed(lambda: drain(gzip.open(path)))[0]}
+    with contextlib.suppress(ImportError):
+        from isal import igzip
+
+        results["python-isal"] = {"read": timed(lambda: drain(igzip.open(path)))[0]}
+    with contextlib.suppress(ImportError):
+        import indexed_gzip
+
+        index = os.path.join(_cache, "indexed_gzip.idx")
+        os.makedirs(_cache, exist_ok=True)
+        with indexed_gzip.IndexedGzipFile(path) as f:
+            seconds, _ = timed(lambda: drain(f))
+            f.export_index(index)
+        with indexed_gzip.IndexedGzipFile(path, index_file=index) as f:
+            random_seconds, _ = timed(lambda: random_reads(f))
+        results["indexed_gzip"] = {
+            "read": seconds,
+            "index_mb": os.path.getsize(index) / 1e6,
+            "random_ms": random_seconds / len(picks) * 1000,
+        }
+    import rapidgzip
+
+    index = os.path.join(_cache, "rapidgzip.idx")
+    os.makedirs(_cache, exist_ok=True)
+    for threads in (1, 2):
+        with rapidgzip.open(path, parallelization=threads) as f:
+            seconds, _ = timed(lambda f=f: drain(f))
+            f.export_index(index)
+        with rapidgzip.open(path, parallelization=threads) as f:
+            f.import_index(index)
+            random_seconds, _ = timed(lambda f=f: random_reads(f))
+        results[f"rapidgzip, {threads} thread{'s' if threads > 1 else ''}"] = {
+            "read": seconds,
+            "index_mb": os.path.getsize(index) / 1e6,
+            "random_ms": random_seconds / len(picks) * 1000,
+        }
+    now = time.time()
+    return {"start": now, "first": now, "end": now, "examples": 0, "libraries": results}
+
+
+def measure_here(spec_json):
+    os.environ.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
+    import datasets
+
+    import imemnet_c  # noqa: F401  (modules loaded before timing, as in a running job)
+
+    with contextlib.suppress(ImportError):
+        import torch  # noqa: F401
+    datasets.logging.set_verbosity_warning()
+    spec = json.loads(spec_json)
+    result = globals()[spec["function"]](*spec["arguments"])
+    print(json.dumps(result), flush=True)
+
+
+# The measuring process
+
+
+def measure(function, arguments, work, cache):
+    """Runs one measurement in a fresh process: its times, the extra disk at the peak (free space
+    sampled every 20 ms), peak RSS, and the longest stretch without output on stderr before its first example."""
+    spec = json.dumps({"function": function, "arguments": [*arguments, cache]})
+    environment = {**os.environ, "HF_HOME": os.path.join(work, "hf-home"), "PYTHONPATH": PROJECT}
+    environment.pop("HF_DATASETS_DISABLE_PROGRESS_BARS", None)
+    free_before = _free(work)
+    lowest, stderr_times, err = [free_before], [], []
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tools.bench", "--realistic-measure", spec],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=PROJECT,
+        env=environment,
+    )
+
+    def read_stderr():
+        while chunk := process.stderr.read1(65536):
+            stderr_times.append(time.time())
+            err.append(chunk)
+
+    def sample_disk():
+        while process.poll() is None:
+            lowest[0] = min(lowest[0], _free(work))
+            time.sleep(0.02)
+
+    threads = [threading.Thread(target=read_stderr), threading.Thread(target=sample_disk)]
+    for thread in threads:
+        thread.start()
+    out = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    for thread in threads:
+        thread.join()
+    if os.waitstatus_to_exitcode(status):
+        raise RuntimeError(f"{function}{tuple(arguments)} failed:\n{b''.join(err).decode(errors='replace')[-3000:]}")
+    result = json.loads(out.decode().strip().splitlines()[-1])
+    marks = [result["start"], *(t for t in stderr_times if t < result["first"]), result["first"]]
+    result.update(
+        first_s=result["first"] - result["start"],
+        full_s=result["end"] - result["start"],
+        disk_mb=(free_before - lowest[0]) / 1e6,
+        rss_mb=usage.ru_maxrss / 1024,
+        silent_s=max(b - a for a, b in zip(marks, marks[1:], strict=False)),
+    )
+    return result
+
+
+def _free(path):
+    stat = os.statvfs(path)
+    return stat.f_bavail * stat.f_frsize
+
+
+LOADS = [  # (name, config, data_dir under the work folder, streaming)
+    (f"{config} {'streamed' if streaming else 'prepared'}, clips in a {layout}", config, layout, streaming)
+    for config in ("music", "paired", "image")
+    for streaming in (True, False)
+    for layout in (("targz", "zip") if config != "image" else ("targz",))
+]
+
+
+def run(work, clips, pictures, runs):
+    data = os.path.join(work, "data")
+    print(f"making data in {data}", flush=True)
+    realdata.write(data, clips, pictures)
+    archive = os.path.join(data, "targz", "IMEMNet_clips.tar.gz")
+    import tarfile
+
+    with tarfile.open(os.path.join(data, "targz", "IMEMNet_clips.tar.gz")) as tar:
+        members = [(info.offset_data, info.size) for info in tar]
+    media_mb = sum(size for _, size in members) / 1e6 + _size(os.path.join(data, "targz", "emotic_extracted")) / 1e6
+    media_mb += os.path.getsize(os.path.join(data, "targz", "emotic.zip")) / 1e6
+    floors = {
+        "floor: Python gzip read of the clip tar.gz": ("gzip_read", [archive]),
+        "floor: tar -xzf of the clip tar.gz": ("command", [["tar", "-xzf", archive]]),
+        "floor: unzip of the clip zip": ("command", [["unzip", "-q", os.path.join(data, "zip", "IMEMNet_clips.zip")]]),
+    }
+    results = {"media_mb": media_mb, "clip_archive_mb": os.path.getsize(archive) / 1e6, "rows": {}}
+    for name, (function, arguments) in floors.items():
+        trials = []
+        for _ in range(runs):
+            cache = os.path.join(work, "cache-" + uuid.uuid4().hex)
+            trials.append(measure(function, arguments, work, cache))
+            shutil.rmtree(cache, ignore_errors=True)
+        results["rows"][name] = {"cold": _medians(trials)}
+        print(f"{name:<60} {results['rows'][name]['cold']['full_s']:7.2f} s", flush=True)
+    for name, config, layout, streaming in LOADS:
+        cold, warm = [], []
+        for _ in range(runs):
+            cache = os.path.join(work, "cache-" + uuid.uuid4().hex)
+            arguments = [config, os.path.join(data, layout), streaming]
+            cold.append(measure("loader_pass", arguments, work, cache))
+            warm.append(measure("loader_pass", arguments, work, cache))
+            shutil.rmtree(cache, ignore_errors=True)
+        results["rows"][name] = {"cold": _medians(cold), "warm": _medians(warm)}
+        row = results["rows"][name]
+        print(
+            f"{name:<60} first {row['cold']['first_s']:6.2f} s cold, {row['warm']['first_s']:6.2f} s warm; "
+            f"full {row['cold']['full_s']:6.2f} s; disk {row['cold']['disk_mb']:7.0f} MB; "
+            f"{row['cold']['rss_mb']:5.0f} MB RSS; silent {row['cold']['silent_s']:.1f} s",
+            flush=True,
+        )
+    cache = os.path.join(work, "cache-" + uuid.uuid4().hex)
+    results["gzip_libraries"] = measure("gzip_libraries", [archive, members], work, cache)["libraries"]
+    shutil.rmtree(cache, ignore_errors=True)
+    return results
+
+
+def _medians(trials):
+    keys = ("first_s", "full_s", "disk_mb", "rss_mb", "silent_s", "examples")
+    return {key: statistics.median(t[key] for t in trials) for key in keys}
+
+
+def _size(folder):
+    return sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(folder) for f in files)
+
+
+# The report
+
+
+def table(header, rows):
+    lines = ["| " + " | ".join(header) + " |", "| --- |" + " ---: |" * (len(header) - 1)]
+    return lines + ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+
+
+def report(all_results, runs, command_line):
+    """The realistic section of BENCHMARKS.md, one column group per datasets version."""
+    versions = sorted(all_results)
+    some = all_results[versions[-1]]
+    lines = [
+        SECTION,
+        "",
+        f"Written by `{command_line}` on {time.strftime('%Y-%m-%d')}, in each environment "
+        f"(datasets {', '.join(versions)}): {os.cpu_count()} cores, Python {platform.python_version()}. "
+        f"Medians of {runs} runs, each in a fresh process. Data from `tools.realdata`: "
+        f"{some['clip_archive_mb']:,.0f} MB of clips in one tar.gz (the same clips in one deflated zip), "
+        f"pictures half in a zip and half in a folder, {some['media_mb']:,.0f} MB of media in all; "
+        "about five pairs per clip and per picture. *Cold*: a fresh cache; *warm*: the same load again, "
+        "with the cache the cold one left. *Disk*: the extra disk at its peak while loading cold (free space "
+        "sampled every 20 ms: deleted-but-open temporary files count). *Silent*: the longest stretch "
+        "without output on stderr before the first example (progress bars on).",
+        "",
+    ]
+    for version in versions:
+        rows = all_results[version]["rows"]
+        body = []
+        for name, row in rows.items():
+            cold, warm = row["cold"], row.get("warm")
+            body.append(
+                [
+                    name,
+                    f"{cold['first_s']:.2f}" if warm else "",
+                    f"{warm['first_s']:.2f}" if warm else "",
+                    f"{cold['full_s']:.2f}",
+                    f"{warm['full_s']:.2f}" if warm else "",
+                    f"{cold['disk_mb']:,.0f}",
+                    f"{cold['rss_mb']:,.0f}",
+                    f"{cold['silent_s']:.1f}" if warm else "",
+                ]
+            )
+        header = ["datasets " + version, "first, cold (s)", "first, warm (s)", "full, cold (s)", "full, warm (s)"]
+        lines += [*table(header + ["disk (MB)", "peak RSS (MB)", "silent (s)"], body), ""]
+    lines += ["### Targets", ""]
+    lines += [*table(["target", "wanted", *(f"datasets {v}" for v in versions)], _targets(all_results, versions)), ""]
+    libraries = some.get("gzip_libraries", {})
+    lines += [
+        "### gzip libraries on the clip tar.gz",
+        "",
+        "A full read; the seek-point index it leaves; a random read of one clip (mean of 50) through that index.",
+        "",
+        *table(
+            ["library", "full read (s)", "index (MB)", "random clip read (ms)"],
+            [
+                [name, f"{r['read']:.2f}", f"{r.get('index_mb', 0):.1f}" if "index_mb" in r else "no index", ""]
+                if "random_ms" not in r
+                else [name, f"{r['read']:.2f}", f"{r['index_mb']:.1f}", f"{r['random_ms']:.1f}"]
+                for name, r in libraries.items()
+            ],
+        ),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _targets(all_results, versions):
+    def value(version, name, when, key):
+        return all_results[version]["rows"][name][when][key]
+
+    gzip_read, tar_x = "floor: Python gzip read of the clip tar.gz", "floor: tar -xzf of the clip tar.gz"
+    loads = [name for name, *_ in LOADS]
+    streamed = [name for name in loads if "streamed" in name]
+
+    def per_version(function):
+        return [function(version) for version in versions]
+
+    def worst(version, names, when, key):
+        return max(value(version, name, when, key) for name in names)
+
+    def ratio_to(version, name, when, key, floor):
+        return value(version, name, when, key) / value(version, floor, "cold", "full_s")
+
+    rows = []
+    for config in ("music", "paired"):
+        name = f"{config} streamed, clips in a targz"
+        rows.append(
+            [
+                f"first streamed `{config}` example, cold (tar.gz): s, and the target 0.5x gzip read + 2 s",
+                "≤ target",
+                *per_version(
+                    lambda v, name=name: (
+                        f"{value(v, name, 'cold', 'first_s'):.2f} of "
+                        f"{0.5 * value(v, gzip_read, 'cold', 'full_s') + 2:.2f}"
+                    )
+                ),
+            ]
+        )
+    rows.append(
+        [
+            "first streamed example, warm, every config and layout (s)",
+            "≤ 2",
+            *per_version(lambda v: f"{worst(v, streamed, 'warm', 'first_s'):.2f}"),
+        ]
+    )
+    for config, wanted in (("music", 1.5), ("paired", 2.0)):
+        name = f"{config} streamed, clips in a targz"
+        rows.append(
+            [
+                f"full streamed `{config}` pass, cold, vs one gzip read",
+                f"≤ {wanted}",
+                *per_version(lambda v, name=name: f"{ratio_to(v, name, 'cold', 'full_s', gzip_read):.2f}"),
+            ]
+        )
+    rows.append(
+        [
+            "streaming extra disk vs the media (%)",
+            "≤ 2",
+            *per_version(lambda v: f"{100 * worst(v, streamed, 'cold', 'disk_mb') / all_results[v]['media_mb']:.2f}"),
+        ]
+    )
+    for config, wanted in (("music", 1.3), ("paired", 1.6)):
+        name = f"{config} prepared, clips in a targz"
+        rows.append(
+            [
+                f"prepared `{config}` (tar.gz), cold, vs `tar -xzf`",
+                f"≤ {wanted}",
+                *per_version(lambda v, name=name: f"{ratio_to(v, name, 'cold', 'first_s', tar_x):.2f}"),
+            ]
+        )
+    prepared = [name for name in loads if "prepared" in name]
+    rows += [
+        [
+            "prepared extra disk vs the media the config uses, worst",
+            "≤ 1.15",
+            *per_version(lambda v: f"{max(_disk_share(all_results[v], name) for name in prepared):.2f}"),
+        ],
+        ["peak RSS, worst (MB)", "≤ 1,500", *per_version(lambda v: f"{worst(v, loads, 'cold', 'rss_mb'):,.0f}")],
+        [
+            "longest silence on stderr, worst (s)",
+            "≤ 8",
+            *per_version(lambda v: f"{worst(v, loads, 'cold', 'silent_s'):.1f}"),
+        ],
+    ]
+    return rows
+
+
+def _disk_share(results, name):
+    """A prepared load's extra disk over the media its config uses (clips, pictures, or both)."""
+    clips = results["clip_archive_mb"]  # the clips take about as much room extracted as compressed here
+    pictures = results["media_mb"] - clips
+    uses = {"music": clips, "image": pictures, "paired": clips + pictures}[name.split()[0]]
+    return results["rows"][name]["cold"]["disk_mb"] / uses
+
+
+def write(results_by_version, runs, command_line, out):
+    with open(out, encoding="utf-8") as f:
+        text = f.read()
+    section = report(results_by_version, runs, command_line)
+    before, found, rest = text.partition("\n" + SECTION)
+    after = "\n" + END + rest.partition("\n" + END)[2] if found else "\n" + END + text.partition("\n" + END)[2]
+    if not found:
+        before = text.partition("\n" + END)[0]
+    with open(out, "w", encoding="utf-8") as f:
+        f.write(before.rstrip("\n") + "\n\n" + section + after)
+
+
+def main(args):
+    import datasets
+
+    os.makedirs(args.work, exist_ok=True)
+    results = run(args.work, args.clips, args.pictures, args.runs)
+    with open(os.path.join(args.work, f"results-datasets-{datasets.__version__}.json"), "w") as f:
+        json.dump(results, f, indent=1)
+    by_version = {}
+    for path in glob.glob(os.path.join(args.work, "results-datasets-*.json")):
+        with open(path) as f:
+            by_version[os.path.basename(path)[len("results-datasets-") : -len(".json")]] = json.load(f)
+    write(by_version, args.runs, "python -m tools.bench --realistic " + args.command_tail, args.out)
+    print(f"Wrote {args.out}")
