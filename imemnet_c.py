@@ -24,6 +24,7 @@ from typing import NamedTuple
 import datasets
 import numpy
 import PIL.Image
+import pyarrow
 import rapidgzip
 import soundfile
 
@@ -110,7 +111,7 @@ class ImemnetCConfig(datasets.BuilderConfig):
     `missing_media` is the user's choice for annotated items whose media file is missing from
     `data_dir` or unreadable: `"error"` (default) or `"skip"` (leave those examples out, counted in
     a warning). `rows_per_shard` sets how finely the work is split for `num_proc` and for streaming
-    workers (a streamed compressed tar, read in one pass, is always one shard).
+    workers.
     """
 
     features: datasets.Features | None = None
@@ -191,7 +192,7 @@ def without_media(features):
     )
 
 
-class ImemnetC(datasets.GeneratorBasedBuilder):
+class ImemnetC(datasets.ArrowBasedBuilder):
     """IMEMNet-C images, music clips with captions, and their pairs, with valence and arousal."""
 
     VERSION = datasets.Version("1.0.0")
@@ -267,8 +268,14 @@ class ImemnetC(datasets.GeneratorBasedBuilder):
             split_generators.append(datasets.SplitGenerator(name=split, gen_kwargs={**gen_kwargs, **dict(lookups)}))
         return split_generators
 
-    def _generate_examples(self, **inputs):
-        return getattr(self, f"_generate_{self.config.name}")(**inputs)
+    def _generate_tables(self, **inputs):
+        """The config's examples in small Arrow tables, each cast once: datasets 3.6 would otherwise
+        cast every streamed example on its own, at about 0.4 ms each (BENCHMARKS.md)."""
+        features = self.info.features
+        examples = getattr(self, f"_generate_{self.config.name}")(**inputs)
+        for batch in _batches(examples):
+            rows = [features.encode_example(example) for _, example in batch]
+            yield batch[0][0], pyarrow.Table.from_pylist(rows, schema=features.arrow_schema)
 
     def _generate_image(self, shards, media):
         for row, files in media.read(shards, skip_unreadable=self._skips_bad_media):
@@ -381,6 +388,21 @@ def load(config_name="image", data_dir=None, *, split=None, streaming=False, cac
 
 
 _DATASETS_RUNS_SCRIPTS = int(datasets.__version__.split(".")[0]) < 4
+
+
+def _batches(examples, rows=64, media_bytes=16 << 20):
+    """(key, example) pairs in runs of `rows`, or fewer when their media bytes reach `media_bytes`:
+    small, because an export embeds a table's media files in memory (datasets' writer takes 100
+    media examples at a time) and a streamed table holds its media bytes."""
+    batch, size = [], 0
+    for key, example in examples:
+        batch.append((key, example))
+        size += sum(len(value["bytes"] or b"") for value in example.values() if isinstance(value, dict))
+        if len(batch) == rows or size >= media_bytes:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
 
 
 def _image_fields(row):
@@ -876,9 +898,14 @@ class _Archive:
         """Lists the archive in one pass, extracting what `extract` picks on the way, and keeps the listing."""
         os.makedirs(self.folder, exist_ok=True)
         members, left_out = [], []
+        description = f"{'Extracting' if extract else 'Listing'} {self.path}"
         try:
-            with contextlib.closing(self._zip_entries() if self.is_zip else self._tar_entries()) as entries:
-                for name, size, offset, read in entries:
+            with (
+                contextlib.closing(self._zip_entries() if self.is_zip else self._tar_entries()) as entries,
+                _progress(None, description, "B", os.path.getsize(self.path)) as progress,
+            ):
+                for name, size, offset, read, position in entries:
+                    progress.update(position - progress.n)
                     reason = _unsafe(name)
                     if reason:
                         logger.warning(f"{self.path}: {reason.format(name=repr(name))}")
@@ -901,10 +928,17 @@ class _Archive:
         with zipfile.ZipFile(self.path) as archive:
             for info in archive.infolist():
                 if not info.is_dir():
-                    yield info.filename, info.file_size, info.header_offset, lambda info=info: archive.open(info)
+                    yield (
+                        info.filename,
+                        info.file_size,
+                        info.header_offset,
+                        lambda i=info: archive.open(i),
+                        info.header_offset,
+                    )
 
     def _tar_entries(self):
-        """A tar's regular files in one pass; a tar.gz through rapidgzip, whose seek points it keeps."""
+        """A tar's regular files in one pass, with how far into the archive file each lies; a tar.gz
+        through rapidgzip, whose seek points it keeps."""
         if not self.compression and not tarfile.is_tarfile(self.path):
             raise ValueError("it is neither a zip nor a tar archive")
         with contextlib.ExitStack() as stack:
@@ -916,11 +950,9 @@ class _Archive:
                 stream = stack.enter_context(_DECOMPRESSORS[self.compression](raw)) if self.compression else raw
                 position = raw.tell
             tar = stack.enter_context(tarfile.open(fileobj=stream, mode="r:"))
-            progress = stack.enter_context(_progress(None, f"Indexing {self.path}", "B", os.path.getsize(self.path)))
             for info in tar:
-                progress.update(position() - progress.n)
                 if info.isreg():
-                    yield info.name, info.size, info.offset_data, lambda info=info: tar.extractfile(info)
+                    yield info.name, info.size, info.offset_data, lambda i=info: tar.extractfile(i), position()
             if self.compression == "gzip":
                 self.seek_points = os.path.join(self.folder, f"seek-points-{uuid.uuid4().hex}.bin")
                 stream.export_index(self.seek_points)

@@ -1,0 +1,218 @@
+"""Archives at real size: each is listed once and its listing kept (keyed by the archive's path,
+size and modification time), a tar.gz is read at random through its seek points, and a changed
+download is never served stale, prepared or streaming."""
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tarfile
+import textwrap
+
+import pytest
+from conftest import ROOT, chain, consume, content
+
+import imemnet_c
+from tools import sample
+
+MODES = pytest.mark.parametrize("streaming", [False, True], ids=["prepared", "streaming"])
+CLIPS = "IMEMNet_clips.tar"
+
+
+def clips_as_tar_gz(downloads, clips=None):
+    """The sample's clips as a tar.gz (the real IMEMNet download's shape), with `clips` replacing
+    some members' bytes; returns the members written."""
+    source = downloads / CLIPS if (downloads / CLIPS).exists() else downloads / f"{CLIPS}.gz"
+    with tarfile.open(source) as tar:
+        members = {info.name: tar.extractfile(info).read() for info in tar if info.isreg()}
+    os.remove(source)
+    members.update(clips or {})
+    sample.write_tar(str(downloads / f"{CLIPS}.gz"), members, compress=True)
+    return members
+
+
+@pytest.fixture
+def listings(monkeypatch):
+    """The archives listed by a pass over them, by file name, as loads in this process go."""
+    passes = []
+    listed = imemnet_c._Archive._listed
+
+    def spy(archive, *args, **kwargs):
+        passes.append(os.path.basename(archive.path))
+        return listed(archive, *args, **kwargs)
+
+    monkeypatch.setattr(imemnet_c._Archive, "_listed", spy)
+    return passes
+
+
+def build(config, data_dir, cache, streaming):
+    """Every split of a config through the builder of this module (which the spies watch)."""
+    builder = imemnet_c.ImemnetC(config_name=config, data_dir=str(data_dir), cache_dir=str(cache))
+    if streaming:
+        return {split: content(builder.as_streaming_dataset(split=split)) for split in builder.config.splits}
+    builder.download_and_prepare()
+    return {split: content(builder.as_dataset(split=split)) for split in builder.config.splits}
+
+
+def index_files(cache):
+    root = os.path.join(cache, imemnet_c._ARCHIVE_CACHE)
+    return sorted(os.path.join(root, folder, "index.json") for folder in os.listdir(root))
+
+
+def index_of(cache, name):
+    (index,) = [path for path in index_files(cache) if json.load(open(path))["archive"].endswith(name)]
+    return index
+
+
+@MODES
+def test_each_archive_is_listed_once_and_later_loads_of_any_config_list_nothing(
+    downloads, tmp_path, listings, streaming
+):
+    clips_as_tar_gz(downloads)
+    first = build("music", downloads, tmp_path / "cache", streaming)
+    assert sorted(listings) == ["IMEMNet_clips.tar.gz", "NAPS_BE.tar.gz", "emotic.zip"]
+    listings.clear()
+    for config in ("music", "image", "paired"):
+        build(config, downloads, tmp_path / "cache", not streaming)
+        build(config, downloads, tmp_path / "cache", streaming)
+    assert listings == []
+    assert build("music", downloads, tmp_path / "other-cache", streaming) == first
+
+
+@pytest.mark.parametrize("change", ["size", "mtime"])
+def test_a_changed_archive_is_listed_again(downloads, tmp_path, listings, change):
+    clips_as_tar_gz(downloads)
+    build("music", downloads, tmp_path / "cache", streaming=True)
+    archive = downloads / "IMEMNet_clips.tar.gz"
+    if change == "size":
+        with tarfile.open(archive) as tar:
+            members = {info.name: tar.extractfile(info).read() for info in tar}
+        sample.write_tar(str(archive), {**members, "extra/readme.txt": b"added later"}, compress=True)
+    else:
+        stat = archive.stat()
+        os.utime(archive, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    listings.clear()
+    build("music", downloads, tmp_path / "cache", streaming=True)
+    assert listings == ["IMEMNet_clips.tar.gz"]
+    assert len(os.listdir(tmp_path / "cache" / imemnet_c._ARCHIVE_CACHE)) == 3  # the old version's listing is gone
+
+
+@pytest.mark.parametrize("damage", ["garbage", "cut short", "seek points cut short", "seek points gone"])
+def test_a_corrupt_or_partial_listing_is_ignored_and_rebuilt(downloads, tmp_path, listings, damage):
+    clips_as_tar_gz(downloads)
+    cache = tmp_path / "cache"
+    expected = build("paired", downloads, cache, streaming=True)
+    index = index_of(cache, "IMEMNet_clips.tar.gz")
+    seek_points = os.path.join(os.path.dirname(index), json.load(open(index))["seek_points"][0])
+    if damage == "garbage":
+        open(index, "w").write("{not json")
+    elif damage == "cut short":
+        text = open(index).read()
+        open(index, "w").write(text[: len(text) // 2])
+    elif damage == "seek points cut short":
+        data = open(seek_points, "rb").read()
+        open(seek_points, "wb").write(data[: len(data) // 2])
+    else:
+        os.remove(seek_points)
+    listings.clear()
+    assert build("paired", downloads, cache, streaming=True) == expected
+    assert listings == ["IMEMNet_clips.tar.gz"]
+
+
+def test_members_read_at_random_from_a_tar_gz_are_byte_identical_to_tarfiles(tmp_path):
+    members = {f"clips/{c}.wav": sample.wav_bytes(c, seconds=2.0) for c in sample.CLIP_IDS}
+    members.update({f"pad/{i}.bin": os.urandom(300_000) for i in range(30)})  # several MB: several seek points
+    path = tmp_path / "clips.tar.gz"
+    sample.write_tar(str(path), members, compress=True)
+    archive = imemnet_c._Archive(str(path), str(tmp_path / "cache"))
+    listed = archive.members()
+    with tarfile.open(path) as tar:
+        expected = {info.name: tar.extractfile(info).read() for info in tar}
+    with contextlib.ExitStack() as stack:
+        read = archive.reader(stack, scratch_dir=None)
+        for location in reversed(listed):  # backwards: every read is a seek
+            assert read(location) == expected[location.member]
+    kept = imemnet_c._Archive(str(path), str(tmp_path / "cache"))
+    assert kept.members() == listed and kept.seek_points == archive.seek_points
+
+
+@MODES
+def test_a_replaced_archive_gives_the_new_content(load, downloads, streaming):
+    good = clips_as_tar_gz(downloads)
+    truncated = good["clips/3001-10.wav"][:100]
+    clips_as_tar_gz(downloads, {"clips/3001-10.wav": truncated})  # a damaged download
+    with pytest.raises(Exception) as error:
+        consume(load("music", downloads, streaming=streaming))
+    assert "3001-10.wav (the audio of 3001-10) is truncated" in chain(error.value)
+
+    clips_as_tar_gz(downloads, good)  # downloaded again: a good copy
+    clips = {e["clip_id"]: e["audio"]["array"] for e in consume(load("music", downloads, streaming=streaming))["train"]}
+    assert len(clips) == 8
+
+    other = sample.wav_bytes("another clip")  # the same length, other samples
+    assert len(other) == len(good["clips/3001-10.wav"])
+    clips_as_tar_gz(downloads, {"clips/3001-10.wav": other})
+    changed = {
+        e["clip_id"]: e["audio"]["array"] for e in consume(load("music", downloads, streaming=streaming))["train"]
+    }
+    assert list(changed["3001-10"]) != list(clips["3001-10"])
+    assert all(list(changed[c]) == list(clips[c]) for c in clips if c != "3001-10")
+
+
+INDEXING = textwrap.dedent(
+    """
+    import sys, time
+    sys.path.insert(0, {root!r})
+    import imemnet_c
+    entries = imemnet_c._Archive._tar_entries
+    def slow_entries(self):  # so that the parent can kill it mid-way
+        for entry in entries(self):
+            print("member", flush=True)
+            time.sleep({delay})
+            yield entry
+    imemnet_c._Archive._tar_entries = slow_entries
+    builder = imemnet_c.ImemnetC(config_name="music", data_dir={data_dir!r}, cache_dir={cache!r})
+    builder.download_and_prepare()
+    print("rows", builder.as_dataset(split="train").num_rows, flush=True)
+    """
+)
+
+
+def indexing(data_dir, cache, delay):
+    script = INDEXING.format(root=ROOT, data_dir=str(data_dir), cache=str(cache), delay=delay)
+    return [sys.executable, "-c", script]
+
+
+def test_a_run_killed_while_indexing_then_rerun_gives_the_full_result(downloads, tmp_path):
+    clips_as_tar_gz(downloads)
+    cache = tmp_path / "cache"
+    process = subprocess.Popen(indexing(downloads, cache, delay=0.2), stdout=subprocess.PIPE, text=True)
+    for count, line in enumerate(process.stdout, 1):
+        if line.startswith("member") and count == 3:  # mid-way through the clips' tar.gz
+            process.send_signal(signal.SIGKILL)
+            break
+    process.wait()
+    assert process.returncode == -signal.SIGKILL
+    rerun = subprocess.run(indexing(downloads, cache, delay=0), capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert "rows 8" in rerun.stdout
+
+
+def test_two_processes_indexing_at_once_both_end_with_a_good_listing(downloads, tmp_path):
+    clips_as_tar_gz(downloads)
+    cache = tmp_path / "cache"
+    processes = [
+        subprocess.Popen(
+            indexing(downloads, cache, delay=0.01), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
+    for process in processes:
+        stdout, stderr = process.communicate(timeout=600)
+        assert process.returncode == 0, stderr[-3000:]
+        assert "rows 8" in stdout
+    for index in index_files(cache):
+        assert json.load(open(index))["members"]
+    assert build("music", downloads, cache, streaming=True)["train"]
