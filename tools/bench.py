@@ -518,13 +518,14 @@ def main():
     with open(os.path.join(args.work, "results.json"), "w") as f:
         json.dump(results, f, indent=1)
     if not args.only:
-        findings = ""  # the hand-written part of BENCHMARKS.md, kept across reruns
+        kept = ""  # the realistic section and the hand-written findings, kept across reruns
         if os.path.exists(args.out):
             with open(args.out) as f:
                 text = f.read()
-            findings = "## Findings" + text.partition("\n## Findings")[2] if "\n## Findings" in text else ""
+            start = next((text.index(f"\n{h}") for h in (realbench.SECTION, realbench.END) if f"\n{h}" in text), None)
+            kept = text[start + 1 :] if start is not None else ""
         with open(args.out, "w") as f:
-            f.write(report(results, args.runs, command.strip()) + ("\n" + findings if findings else ""))
+            f.write(report(results, args.runs, command.strip()) + ("\n" + kept if kept else ""))
         print(f"Wrote {args.out}")
 
 
