@@ -656,7 +656,7 @@ class _Media:
             f" and the archives {', '.join(map(os.path.basename, archive_paths))}" if archive_paths else ""
         )
         for path in loose:
-            self._add(_Location(path, None, os.path.getsize(path)))
+            self._add(_Location(path, None, os.stat(path).st_size))
         for path in archive_paths:
             archive = _Archive(path, cache_root)
             try:
@@ -879,7 +879,7 @@ class _Archive:
         try:
             with open(os.path.join(self.folder, "index.json"), encoding="utf-8") as f:
                 index = json.load(f)
-            if index["version"] != _INDEX_VERSION:
+            if index["version"] != _INDEX_VERSION or bool(index["seek_points"]) != (self.compression == "gzip"):
                 return None
             if index["seek_points"]:
                 seek_points, size = index["seek_points"]

@@ -322,6 +322,9 @@ def measure_here(name, data, cache):
 
     with contextlib.suppress(ImportError):
         import torch  # noqa: F401  (datasets imports it, when installed, on the first streamed example)
+    with contextlib.suppress(ImportError):
+        import torchcodec.decoders  # noqa: F401  (datasets 4+ imports it on the first Audio value)
+        import torchcodec.encoders  # noqa: F401
     datasets.disable_progress_bars()
     datasets.logging.set_verbosity_error()
     function, arguments = MEASUREMENTS[name]
@@ -415,7 +418,7 @@ def report(results, runs, command):
         "Synthetic media in the real layouts: 128x128 noise JPEGs of about 12 KB in a zip (stored), 3-second 16-bit WAV clips "
         f"(96 KB) in a tar, the same files as extracted folders; {PAIRS_PER_CLIP} pairs per clip. "
         "The page cache is warm for every contender alike. Times exclude Python's start and module imports "
-        "(datasets, this loader, torch where installed), which a training job pays once.",
+        "(datasets, this loader, torch and torchcodec where installed), which a training job pays once.",
         "",
         "## Time (seconds) and peak memory",
         "",
