@@ -46,6 +46,18 @@ def load(tmp_path):
     return load
 
 
+def archive_calls(monkeypatch, method):
+    """The archives (file names) on which `_Archive.<method>` is called, as loads in this process go."""
+    calls, original = [], getattr(imemnet_c._Archive, method)
+
+    def spy(archive, *args, **kwargs):
+        calls.append(os.path.basename(archive.path))
+        return original(archive, *args, **kwargs)
+
+    monkeypatch.setattr(imemnet_c._Archive, method, spy)
+    return calls
+
+
 def by_id(dataset, id_field):
     return {example[id_field]: example for example in dataset}
 

@@ -2,6 +2,7 @@
 size and modification time), a tar.gz is read at random through its seek points, and a changed
 download is never served stale, prepared or streaming."""
 
+import collections
 import contextlib
 import json
 import os
@@ -10,9 +11,11 @@ import subprocess
 import sys
 import tarfile
 import textwrap
+import time
 
+import datasets
 import pytest
-from conftest import ROOT, chain, consume, content
+from conftest import ROOT, archive_calls, chain, consume, content
 
 import imemnet_c
 from tools import sample
@@ -36,15 +39,7 @@ def clips_as_tar_gz(downloads, clips=None):
 @pytest.fixture
 def listings(monkeypatch):
     """The archives listed by a pass over them, by file name, as loads in this process go."""
-    passes = []
-    listed = imemnet_c._Archive._listed
-
-    def spy(archive, *args, **kwargs):
-        passes.append(os.path.basename(archive.path))
-        return listed(archive, *args, **kwargs)
-
-    monkeypatch.setattr(imemnet_c._Archive, "_listed", spy)
-    return passes
+    return archive_calls(monkeypatch, "_listed")
 
 
 def build(config, data_dir, cache, streaming):
@@ -136,6 +131,48 @@ def test_members_read_at_random_from_a_tar_gz_are_byte_identical_to_tarfiles(tmp
             assert read(location) == expected[location.member]
     kept = imemnet_c._Archive(str(path), str(tmp_path / "cache"))
     assert kept.members() == listed and kept.seek_points == archive.seek_points
+
+
+def test_streamed_pairs_come_grouped_by_clip_in_the_archives_order_each_clip_read_once(
+    downloads, tmp_path, monkeypatch
+):
+    clips_as_tar_gz(downloads)
+    reads, reader = collections.Counter(), imemnet_c._Archive.reader
+
+    def counting_reader(archive, stack, scratch_dir):
+        read = reader(archive, stack, scratch_dir)
+        return lambda location: reads.update([location.member]) or read(location)
+
+    monkeypatch.setattr(imemnet_c._Archive, "reader", counting_reader)
+    builder = imemnet_c.ImemnetC(config_name="paired", data_dir=str(downloads), cache_dir=str(tmp_path / "cache"))
+    clip_ids = [pair["clip_id"] for pair in builder.as_streaming_dataset(split="train").decode(False)]
+    groups = [clip for i, clip in enumerate(clip_ids) if i == 0 or clip_ids[i - 1] != clip]
+    with tarfile.open(downloads / f"{CLIPS}.gz") as tar:
+        archive_order = [info.name.removeprefix("clips/").removesuffix(".wav") for info in tar]
+    assert len(groups) == len(set(clip_ids)) > 1  # each clip's pairs together
+    assert groups == [clip for clip in archive_order if clip in groups]  # in the order the clips lie in
+    assert all(reads[f"clips/{clip}.wav"] == 1 for clip in groups)
+
+
+def test_a_long_listing_shows_a_progress_bar_that_datasets_switch_turns_off(downloads, tmp_path, monkeypatch, capsys):
+    clips_as_tar_gz(downloads)
+    entries = imemnet_c._Archive._tar_entries
+
+    def slow_entries(archive):  # a pass of over two seconds, like a real tar.gz
+        for entry in entries(archive):
+            time.sleep(0.4)
+            yield entry
+
+    monkeypatch.setattr(imemnet_c._Archive, "_tar_entries", slow_entries)
+    path = str(downloads / f"{CLIPS}.gz")
+    datasets.enable_progress_bars()
+    try:
+        imemnet_c._Archive(path, str(tmp_path / "shown")).members()
+    finally:
+        datasets.disable_progress_bars()
+    assert f"Listing {path}" in capsys.readouterr().err
+    imemnet_c._Archive(path, str(tmp_path / "hidden")).members()
+    assert "Listing" not in capsys.readouterr().err
 
 
 @MODES

@@ -6,6 +6,7 @@ import os
 import random
 
 import pytest
+from conftest import archive_calls
 from PIL import Image
 
 from tools import sample
@@ -76,9 +77,7 @@ def test_streaming_paired_over_a_tar_gz_lists_each_archive_once_and_makes_no_dec
     os.remove(data_dir / "clips.tar")  # the clips as a compressed tar: random access through its seek points
     clips = {f"{c}.wav": sample.wav_bytes(c, seconds=4.0) for c in CLIPS}
     sample.write_tar(str(data_dir / "clips.tar.gz"), clips, compress=True)
-    listed, opened = [], []
-    monkeypatch.setattr(imemnet_c._Archive, "_listed", spy(imemnet_c._Archive._listed, listed))
-    monkeypatch.setattr(imemnet_c._Archive, "reader", spy(imemnet_c._Archive.reader, opened))
+    listed, opened = archive_calls(monkeypatch, "_listed"), archive_calls(monkeypatch, "reader")
     monkeypatch.setattr(imemnet_c.tempfile, "TemporaryFile", None)  # any temporary copy would fail
     cache = tmp_path / "cache"
 
@@ -97,11 +96,3 @@ def test_streaming_paired_over_a_tar_gz_lists_each_archive_once_and_makes_no_dec
     listed.clear()
     assert stream() == pairs  # a second load reads the kept listings: no pass over any archive
     assert listed == []
-
-
-def spy(method, calls):
-    def called(archive, *args, **kwargs):
-        calls.append(os.path.basename(archive.path))
-        return method(archive, *args, **kwargs)
-
-    return called

@@ -315,16 +315,7 @@ RATE_TARGETS = [  # (target, wanted, measurement, peer): the measurement's examp
 
 def measure_here(name, data, cache):
     """Runs one measurement in this process and prints its result as JSON."""
-    os.environ.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
-    import datasets
-
-    import imemnet_c  # noqa: F401  (a long-running job has its modules loaded: time the work, not imports)
-
-    with contextlib.suppress(ImportError):
-        import torch  # noqa: F401  (datasets imports it, when installed, on the first streamed example)
-    with contextlib.suppress(ImportError):
-        import torchcodec.decoders  # noqa: F401  (datasets 4+ imports it on the first Audio value)
-        import torchcodec.encoders  # noqa: F401
+    datasets = realbench.preload()
     datasets.disable_progress_bars()
     datasets.logging.set_verbosity_error()
     function, arguments = MEASUREMENTS[name]

@@ -15,9 +15,11 @@ environment fills its columns of one report in BENCHMARKS.md.
 
 import contextlib
 import glob
+import gzip
 import json
 import os
 import platform
+import random
 import shutil
 import statistics
 import subprocess
@@ -25,6 +27,8 @@ import sys
 import threading
 import time
 import uuid
+
+import rapidgzip
 
 from tools import realdata
 
@@ -54,97 +58,102 @@ def loader_pass(config, data_dir, streaming, cache):
 
 
 def gzip_read(path, _cache):
-    import gzip
-
     start = time.time()
     with gzip.open(path) as f:
-        while f.read(1 << 20):
-            pass
-    return {"start": start, "first": time.time(), "end": time.time(), "examples": 0}
+        _drain(f)
+    return _floor(start)
 
 
 def command(arguments, cache):
     os.makedirs(cache, exist_ok=True)
     start = time.time()
     subprocess.run(arguments, cwd=cache, check=True)
-    return {"start": start, "first": time.time(), "end": time.time(), "examples": 0}
+    return _floor(start)
 
 
-def gzip_libraries(path, members, _cache):
-    """What each gzip library gives on the clip archive: a full read, an index, and random member reads."""
-    import random
+def _floor(start):
+    """A floor's result: it has no first example, only its full time."""
+    now = time.time()
+    return {"start": start, "first": now, "end": now, "examples": 0}
 
-    results = {}
+
+def _drain(f):
+    while f.read(1 << 20):
+        pass
+
+
+def gzip_libraries(path, members, cache):
+    """What each gzip library gives on the clip archive: a full read and, where it keeps an index,
+    the index's size and random member reads through it (those installed; rapidgzip always is)."""
     picks = random.Random(0).sample(members, min(50, len(members)))
+    os.makedirs(cache, exist_ok=True)
 
-    def timed(function):
+    def seconds(function, *arguments):
         start = time.perf_counter()
-        value = function()
-        return time.perf_counter() - start, value
-
-    def drain(f):
-        while f.read(1 << 20):
-            pass
+        function(*arguments)
+        return time.perf_counter() - start
 
     def random_reads(f):
         for offset, size in picks:
             f.seek(offset)
             f.read(size)
 
-    import gzip
+    def full_read(opener):
+        with opener(path) as f:
+            return {"read": seconds(_drain, f)}
 
-    results["gzip (Python)"] = {"read": timed(lambda: drain(gzip.open(path)))[0]}
+    def indexed(opener, reopen):
+        """A full read that builds the index, then random reads through the exported index."""
+        index = os.path.join(cache, "index")
+        with opener() as f:
+            result = {"read": seconds(_drain, f)}
+            f.export_index(index)
+        with reopen(index) as f:
+            result["random_ms"] = seconds(random_reads, f) / len(picks) * 1000
+        return {**result, "index_mb": os.path.getsize(index) / 1e6}
+
+    def rapidgzip_with(index, threads):
+        f = rapidgzip.open(path, parallelization=threads)
+        f.import_index(index)
+        return f
+
+    results = {"gzip (Python)": full_read(gzip.open)}
     with contextlib.suppress(ImportError):
         from isal import igzip
 
-        results["python-isal"] = {"read": timed(lambda: drain(igzip.open(path)))[0]}
+        results["python-isal"] = full_read(igzip.open)
     with contextlib.suppress(ImportError):
         import indexed_gzip
 
-        index = os.path.join(_cache, "indexed_gzip.idx")
-        os.makedirs(_cache, exist_ok=True)
-        with indexed_gzip.IndexedGzipFile(path) as f:
-            seconds, _ = timed(lambda: drain(f))
-            f.export_index(index)
-        with indexed_gzip.IndexedGzipFile(path, index_file=index) as f:
-            random_seconds, _ = timed(lambda: random_reads(f))
-        results["indexed_gzip"] = {
-            "read": seconds,
-            "index_mb": os.path.getsize(index) / 1e6,
-            "random_ms": random_seconds / len(picks) * 1000,
-        }
-    import rapidgzip
-
-    index = os.path.join(_cache, "rapidgzip.idx")
-    os.makedirs(_cache, exist_ok=True)
+        results["indexed_gzip"] = indexed(
+            lambda: indexed_gzip.IndexedGzipFile(path),
+            lambda index: indexed_gzip.IndexedGzipFile(path, index_file=index),
+        )
     for threads in (1, 2):
-        with rapidgzip.open(path, parallelization=threads) as f:
-            seconds, _ = timed(lambda f=f: drain(f))
-            f.export_index(index)
-        with rapidgzip.open(path, parallelization=threads) as f:
-            f.import_index(index)
-            random_seconds, _ = timed(lambda f=f: random_reads(f))
-        results[f"rapidgzip, {threads} thread{'s' if threads > 1 else ''}"] = {
-            "read": seconds,
-            "index_mb": os.path.getsize(index) / 1e6,
-            "random_ms": random_seconds / len(picks) * 1000,
-        }
-    now = time.time()
-    return {"start": now, "first": now, "end": now, "examples": 0, "libraries": results}
+        results[f"rapidgzip, {threads} thread{'s' if threads > 1 else ''}"] = indexed(
+            lambda t=threads: rapidgzip.open(path, parallelization=t), lambda index, t=threads: rapidgzip_with(index, t)
+        )
+    return {**_floor(time.time()), "libraries": results}
 
 
-def measure_here(spec_json):
+def preload():
+    """Offline, with the modules a running job has loaded (datasets, this loader, torch and
+    torchcodec where installed): the measurements time the work, not imports. Returns datasets."""
     os.environ.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
     import datasets
 
-    import imemnet_c  # noqa: F401  (modules loaded before timing, as in a running job)
+    import imemnet_c  # noqa: F401
 
     with contextlib.suppress(ImportError):
-        import torch  # noqa: F401
+        import torch  # noqa: F401  (datasets imports it, when installed, on the first streamed example)
     with contextlib.suppress(ImportError):
         import torchcodec.decoders  # noqa: F401  (datasets 4+ imports it on the first Audio value)
         import torchcodec.encoders  # noqa: F401
-    datasets.logging.set_verbosity_warning()
+    return datasets
+
+
+def measure_here(spec_json):
+    preload().logging.set_verbosity_warning()
     spec = json.loads(spec_json)
     result = globals()[spec["function"]](*spec["arguments"])
     print(json.dumps(result), flush=True)
@@ -214,44 +223,42 @@ LOADS = [  # (name, config, data_dir under the work folder, streaming)
 
 
 def run(work, clips, pictures, runs):
+    import imemnet_c
+
     data = os.path.join(work, "data")
     print(f"making data in {data}", flush=True)
     realdata.write(data, clips, pictures)
     archive = os.path.join(data, "targz", "IMEMNet_clips.tar.gz")
-    import tarfile
-
-    with tarfile.open(os.path.join(data, "targz", "IMEMNet_clips.tar.gz")) as tar:
-        members = [(info.offset_data, info.size) for info in tar]
-    media_mb = sum(size for _, size in members) / 1e6 + _size(os.path.join(data, "targz", "emotic_extracted")) / 1e6
-    media_mb += os.path.getsize(os.path.join(data, "targz", "emotic.zip")) / 1e6
+    with fresh_cache(work) as cache:
+        members = [(m.offset, m.size) for m in imemnet_c._Archive(archive, cache).members()]
+    clips_mb = sum(size for _, size in members) / 1e6
+    pictures = os.path.join(data, "targz", "emotic_extracted"), os.path.join(data, "targz", "emotic.zip")
+    pictures_mb = (_size(pictures[0]) + os.path.getsize(pictures[1])) / 1e6
+    results = {
+        "media_mb": clips_mb + pictures_mb,
+        "clips_mb": clips_mb,
+        "clip_archive_mb": os.path.getsize(archive) / 1e6,
+        "rows": {},
+    }
     floors = {
         "floor: Python gzip read of the clip tar.gz": ("gzip_read", [archive]),
         "floor: tar -xzf of the clip tar.gz": ("command", [["tar", "-xzf", archive]]),
         "floor: unzip of the clip zip": ("command", [["unzip", "-q", os.path.join(data, "zip", "IMEMNet_clips.zip")]]),
     }
-    clips_mb = sum(size for _, size in members) / 1e6
-    results = {
-        "media_mb": media_mb,
-        "clips_mb": clips_mb,
-        "clip_archive_mb": os.path.getsize(archive) / 1e6,
-        "rows": {},
-    }
     for name, (function, arguments) in floors.items():
         trials = []
         for _ in range(runs):
-            cache = os.path.join(work, "cache-" + uuid.uuid4().hex)
-            trials.append(measure(function, arguments, work, cache))
-            shutil.rmtree(cache, ignore_errors=True)
+            with fresh_cache(work) as cache:
+                trials.append(measure(function, arguments, work, cache))
         results["rows"][name] = {"cold": _medians(trials)}
         print(f"{name:<60} {results['rows'][name]['cold']['full_s']:7.2f} s", flush=True)
     for name, config, layout, streaming in LOADS:
         cold, warm = [], []
         for _ in range(runs):
-            cache = os.path.join(work, "cache-" + uuid.uuid4().hex)
-            arguments = [config, os.path.join(data, layout), streaming]
-            cold.append(measure("loader_pass", arguments, work, cache))
-            warm.append(measure("loader_pass", arguments, work, cache))
-            shutil.rmtree(cache, ignore_errors=True)
+            with fresh_cache(work) as cache:
+                arguments = [config, os.path.join(data, layout), streaming]
+                cold.append(measure("loader_pass", arguments, work, cache))
+                warm.append(measure("loader_pass", arguments, work, cache))
         results["rows"][name] = {"cold": _medians(cold), "warm": _medians(warm)}
         row = results["rows"][name]
         print(
@@ -260,10 +267,19 @@ def run(work, clips, pictures, runs):
             f"{row['cold']['rss_mb']:5.0f} MB RSS; silent {row['cold']['silent_s']:.1f} s",
             flush=True,
         )
-    cache = os.path.join(work, "cache-" + uuid.uuid4().hex)
-    results["gzip_libraries"] = measure("gzip_libraries", [archive, members], work, cache)["libraries"]
-    shutil.rmtree(cache, ignore_errors=True)
+    with fresh_cache(work) as cache:
+        results["gzip_libraries"] = measure("gzip_libraries", [archive, members], work, cache)["libraries"]
     return results
+
+
+@contextlib.contextmanager
+def fresh_cache(work):
+    """A cache folder of its own, removed afterwards."""
+    cache = os.path.join(work, "cache-" + uuid.uuid4().hex)
+    try:
+        yield cache
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
 
 
 def _medians(trials):

@@ -81,12 +81,13 @@ def write(root, clips=800, pictures=1000, seed=0):
     va = {i: (round(rng.random(), 6), round(rng.random(), 6)) for i in clip_names + picture_names}
     pairs = [(clip_names[n % clips], picture, round(rng.random(), 6)) for n, picture in enumerate(picture_names * 5)]
     rng.shuffle(pairs)
+    held_out = min(200, len(pairs) // 4)  # pairs in each of val and test
     targz, zipped = os.path.join(root, "targz"), os.path.join(root, "zip")
     sample.write_annotations(
         targz,
         images=[(i, *va[i]) for i in picture_names],
         clips=[(c, *va[c], f"Synthetic clip {n}: calm strings, slow and warm.") for n, c in enumerate(clip_names)],
-        pairs={"train": pairs, "val": pairs[:200], "test": pairs[200:400]},
+        pairs={"train": pairs, "val": pairs[:held_out], "test": pairs[held_out : 2 * held_out]},
     )
     folder = os.path.join(targz, "emotic_extracted", "emotic", "mscoco", "images")
     os.makedirs(folder)
