@@ -1,12 +1,13 @@
 # `make demo` and `make test` are all a newcomer needs: each creates its environments on first use.
 #   .venv    datasets 3.6, the last release that runs loading scripts (requirements.txt)
 #   .venv-5  datasets 5.x, where imemnet_c.load runs the builder class (requirements-5.txt)
+#   .venv-2  datasets 2.21, the oldest supported release: `pip install .` as a user would (requirements-2.txt)
 PYTHON ?= python3
 OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
 PIP_INSTALL := -m pip install --quiet --disable-pip-version-check
 FFMPEG_LIBS := libavcodec59 libavformat59 libavutil57 libavdevice59 libavfilter8 libswscale6 libswresample4
 
-.PHONY: demo test test-36 test-5 lint ffmpeg sample plot clean
+.PHONY: demo test test-36 test-5 smoke-oldest lint ffmpeg sample plot clean
 
 .venv/.installed: requirements.txt requirements-test.txt requirements-plot.txt
 	$(PYTHON) -m venv .venv
@@ -18,10 +19,16 @@ FFMPEG_LIBS := libavcodec59 libavformat59 libavutil57 libavdevice59 libavfilter8
 	.venv-5/bin/python $(PIP_INSTALL) -r requirements-test-5.txt
 	touch $@
 
-demo: .venv/.installed
-	$(OFFLINE) HF_HOME=$(CURDIR)/.hf-demo .venv/bin/python -m tools.demo
+.venv-2/.installed: requirements-2.txt
+	rm -rf .venv-2
+	$(PYTHON) -m venv .venv-2
+	.venv-2/bin/python $(PIP_INSTALL) -r requirements-2.txt
+	touch $@
 
-test: lint test-36 test-5
+demo: .venv/.installed
+	$(OFFLINE) HF_HOME=$(CURDIR)/.hf-demo .venv/bin/python -m imemnet_c_tools.demo
+
+test: lint test-36 test-5 smoke-oldest
 
 lint: .venv/.installed
 	.venv/bin/ruff check .
@@ -34,6 +41,16 @@ test-36: .venv/.installed
 test-5: .venv-5/.installed .venv/.installed ffmpeg
 	IMEMNET_C_PEER_PYTHON=$(CURDIR)/.venv/bin/python .venv-5/bin/python -m pytest
 
+# On the oldest supported datasets: install this folder with pip (its declared ranges must accept
+# the pins), then, from outside the clone, check the sample and load every config of the copy the
+# package carries, prepared and streaming.
+smoke-oldest: .venv-2/.installed
+	.venv-2/bin/python -m pip uninstall --quiet --yes imemnet-c
+	.venv-2/bin/python $(PIP_INSTALL) ".[audio-librosa]" -c requirements-2.txt
+	rm -rf .hf-smoke
+	cd /tmp && $(OFFLINE) HF_HOME=$(CURDIR)/.hf-smoke $(CURDIR)/.venv-2/bin/imemnet-c check $(CURDIR)/data/sample
+	cd /tmp && $(OFFLINE) HF_HOME=$(CURDIR)/.hf-smoke $(CURDIR)/.venv-2/bin/imemnet-c demo
+
 ffmpeg:
 	@if ! ldconfig -p | grep -q libavcodec.so.59; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $(FFMPEG_LIBS) >/dev/null; \
@@ -41,11 +58,11 @@ ffmpeg:
 	fi
 
 sample: .venv/.installed
-	.venv/bin/python -m tools.sample data/sample
+	.venv/bin/python -m imemnet_c_tools.sample data/sample
 
 # The card's figure, from the real annotation files (ANNOTATIONS=folder holding them).
 plot: .venv/.installed
-	.venv/bin/python -m tools.plot --annotations $(or $(ANNOTATIONS),../shared/reference) --out docs/va_space.png
+	.venv/bin/python -m imemnet_c_tools.plot --annotations $(or $(ANNOTATIONS),../shared/reference) --out docs/va_space.png
 
 clean:
-	rm -rf .venv .venv-5 .hf-demo .pytest_cache
+	rm -rf .venv .venv-5 .venv-2 .hf-demo .hf-smoke .pytest_cache

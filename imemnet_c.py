@@ -7,6 +7,7 @@ import csv
 import dataclasses
 import errno
 import hashlib
+import importlib
 import io
 import json
 import lzma
@@ -78,8 +79,11 @@ IMEMNet-C publishes annotations only. Put the media you obtained from each sourc
      IMEMNet-C uses the 510 pictures of its NAPS BE subset.
   4. EMOTIC: request it from its authors (https://github.com/rkosti/emotic).
 Optionally add the annotation files (image_va.csv, music_va.csv, {train,val,test}_matching.txt);
-any that are absent are downloaded from GitHub. Then:
+any that are absent are downloaded from GitHub. Check the folder (a report per source, in minutes
+at most), then load:
+  imemnet-c check /path/to/that/folder
   load_dataset("imemnet_c.py", "paired", data_dir="/path/to/that/folder", trust_remote_code=True)
+  (datasets 4 and newer: imemnet_c.load("paired", data_dir="/path/to/that/folder"))
 """
 
 _MISSING_MEDIA_CHOICES = ("error", "skip")
@@ -228,6 +232,8 @@ class ImemnetC(datasets.ArrowBasedBuilder):
         for config in BUILDER_CONFIGS
     ]
 
+    _absent_splits = frozenset()  # the splits left out, once the plan is made
+
     @property
     def manual_download_instructions(self):
         return _MANUAL_DOWNLOAD_INSTRUCTIONS if self.config.needs_media else None
@@ -242,14 +248,44 @@ class ImemnetC(datasets.ArrowBasedBuilder):
         )
 
     def _split_generators(self, dl_manager):
+        if _AUDIO in self.config.modalities and (problem := audio_backend_problem()):
+            raise ImportError(problem)  # now, not after the archives are listed and half the examples written
+        plan = self._plan(dl_manager)
+        split_generators = []
+        for split, ((argument, table), *lookups) in plan.splits.items():
+            if plan.media:
+                rows = self._rows_with_media(table, _MEDIA_IDS[argument], plan.media)
+                gen_kwargs = {"shards": plan.media.shards(rows, self.config.rows_per_shard), "media": plan.media}
+            else:
+                gen_kwargs = {"shards": _chunks(table.rows, self.config.rows_per_shard)}
+            split_generators.append(datasets.SplitGenerator(name=split, gen_kwargs={**gen_kwargs, **dict(lookups)}))
+        return split_generators
+
+    def _plan(self, dl_manager, streaming=None, unreadable_archives=None):
+        """What a load reads, found before anything is generated: per split its annotation tables,
+        the splits left out (their own annotation file unavailable), and where each needed media
+        file lies (`streaming` as the download manager's mode unless given; `unreadable_archives`
+        as in `_Media`). `imemnet-c check` reports on this same plan."""
         if self.config.missing_media not in _MISSING_MEDIA_CHOICES:
             raise ValueError(f"missing_media={self.config.missing_media!r}: expected one of {_MISSING_MEDIA_CHOICES}.")
         data_dir = self._checked_data_dir()
         found = sorted(dl_manager.iter_files(data_dir)) if data_dir else []
         annotations = _AnnotationFiles(found, dl_manager)
+        absent = {}
+        for split, inputs in self.config.splits.items():
+            argument, name = next(iter(inputs.items()))  # the split's own file; the others are shared
+            try:
+                annotations.read(argument, name)
+            except _UnavailableAnnotations as error:
+                absent[split] = error
+        if len(absent) == len(self.config.splits):
+            raise next(iter(absent.values()))
+        for split, error in absent.items():
+            logger.warning(f"The {split} split of {self.config.name} is left out: {error}")
         splits = {
             split: [(argument, annotations.read(argument, name)) for argument, name in inputs.items()]
             for split, inputs in self.config.splits.items()
+            if split not in absent
         }
         media = None
         if self.config.needs_media:
@@ -257,16 +293,32 @@ class ImemnetC(datasets.ArrowBasedBuilder):
             for (argument, table), *_ in splits.values():
                 for modality, field in _MEDIA_IDS[argument].items():
                     needed[modality].update(getattr(row, field) for row in table.rows)
-            media = _Media(found, needed, self._cache_dir_root, dl_manager.is_streaming)
-        split_generators = []
-        for split, ((argument, table), *lookups) in splits.items():
-            if media:
-                rows = self._rows_with_media(table, _MEDIA_IDS[argument], media)
-                gen_kwargs = {"shards": media.shards(rows, self.config.rows_per_shard), "media": media}
-            else:
-                gen_kwargs = {"shards": _chunks(table.rows, self.config.rows_per_shard)}
-            split_generators.append(datasets.SplitGenerator(name=split, gen_kwargs={**gen_kwargs, **dict(lookups)}))
-        return split_generators
+            streaming = dl_manager.is_streaming if streaming is None else streaming
+            media = _Media(found, needed, self._cache_dir_root, streaming, unreadable_archives)
+        self._absent_splits = set(absent)
+        return _Plan(splits, absent, annotations, media)
+
+    def as_dataset(self, split=None, *args, **kwargs):
+        self._explain_absent_split(split, available=self.info.splits or {})
+        return super().as_dataset(split, *args, **kwargs)
+
+    def as_streaming_dataset(self, split=None, *args, **kwargs):
+        try:
+            return super().as_streaming_dataset(split, *args, **kwargs)
+        except ValueError:
+            self._explain_absent_split(split, available=self.config.splits.keys() - self._absent_splits)
+            raise
+
+    def _explain_absent_split(self, split, available):
+        """Says why a split the config has is not there, when it is asked for."""
+        asked = {part.split("[")[0].strip() for part in split.split("+")} if isinstance(split, str) else set()
+        for name in sorted(asked & self.config.splits.keys() - set(available)):
+            file = next(iter(self.config.splits[name].values()))
+            raise ValueError(
+                f"The {name!r} split of {self.config.name} is absent: its annotation file {file} was neither in "
+                f"data_dir nor downloadable from {_ANNOTATION_URLS[file]} when the splits were made. Put {file} "
+                f"in data_dir (at any depth) and load again. The splits there are: {', '.join(sorted(available))}."
+            )
 
     def _generate_tables(self, **inputs):
         """The config's examples in small Arrow tables, each cast once: datasets 3.6 would otherwise
@@ -389,6 +441,39 @@ def load(config_name="image", data_dir=None, *, split=None, streaming=False, cac
 
 _DATASETS_RUNS_SCRIPTS = int(datasets.__version__.split(".")[0]) < 4
 
+# What decodes (and on datasets 4+ also writes) an Audio column, per datasets line, and how to get it.
+_AUDIO_BACKEND = (
+    {
+        "modules": ("soundfile", "librosa"),
+        "install": "pip install soundfile librosa   (the [audio-librosa] extra of imemnet-c)",
+    }
+    if _DATASETS_RUNS_SCRIPTS
+    else {
+        "modules": ("torch", "torchcodec.decoders"),
+        "install": (
+            "pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu   (plain pip takes a CUDA build)\n"
+            '  pip install "torchcodec>=0.12,<0.14"   (the [audio] extra of imemnet-c; 0.14 to 0.17 are CUDA builds)\n'
+            "  FFmpeg's shared libraries, e.g. on Debian 12: sudo apt-get install libavcodec59 libavformat59 "
+            "libavutil57 libavdevice59 libavfilter8 libswscale6 libswresample4"
+        ),
+    }
+)
+
+
+def audio_backend_problem():
+    """Why the installed datasets cannot decode or write audio (what music and paired need), or None."""
+    for module in _AUDIO_BACKEND["modules"]:
+        try:
+            importlib.import_module(module)
+        except Exception as error:  # a missing module, a CUDA-only build, FFmpeg's libraries absent
+            reason = (str(error).strip().splitlines() or ["no message"])[0]
+            return (
+                f"datasets {datasets.__version__} reads audio through {' and '.join(_AUDIO_BACKEND['modules'])}, "
+                f"and {module} cannot be imported here ({type(error).__name__}: {reason}). The music and paired "
+                f"configs need it. Install it:\n  {_AUDIO_BACKEND['install']}"
+            )
+    return None
+
 
 def _batches(examples, rows=64, media_bytes=16 << 20):
     """(key, example) pairs in runs of `rows`, or fewer when their media bytes reach `media_bytes`:
@@ -468,7 +553,9 @@ _NO_ROW = _Row(key=-1, id="", valence=None, arousal=None, caption=None)
 
 
 class _AnnotationFiles:
-    """The annotation files: the user's copy in data_dir if there is one, else the published one."""
+    """The annotation files: the user's copy in data_dir if there is one, else the published one.
+    `origins` says, per file read, where it came from: its path in data_dir, or the URL it was
+    downloaded from."""
 
     def __init__(self, found, dl_manager):
         self._local = {}
@@ -476,6 +563,7 @@ class _AnnotationFiles:
             self._local.setdefault(os.path.basename(path), path)
         self._dl_manager = dl_manager
         self._tables = {}
+        self.origins = {}
 
     def read(self, argument, name):
         if name not in self._tables:
@@ -484,15 +572,22 @@ class _AnnotationFiles:
 
     def _parse(self, parser, name):
         if name in self._local:
+            self.origins[name] = self._local[name]
             return parser(self._local[name])
         url = _ANNOTATION_URLS[name]
-        try:
-            return parser(self._dl_manager.download(url))
+        try:  # streaming, the download happens when the parser opens the URL
+            table = parser(self._dl_manager.download(url))
         except (OSError, ImportError) as error:  # ImportError: datasets 5 without fsspec's http extra
-            raise ConnectionError(
+            raise _UnavailableAnnotations(
                 f"Could not download {name} from {url} ({type(error).__name__}: {error}). "
                 f"Place {name} in data_dir to use it instead of downloading it."
             ) from error
+        self.origins[name] = url
+        return table
+
+
+class _UnavailableAnnotations(ConnectionError):
+    """An annotation file neither in data_dir nor downloadable."""
 
 
 def _read_va_table(path, with_caption):
@@ -620,6 +715,13 @@ class _Location(NamedTuple):
     offset: int | None = None  # where the member's data lie in its archive (a tar's: in the uncompressed tar)
 
 
+class _Plan(NamedTuple):
+    splits: dict  # {split: [(argument, _Table), ...]}, the split's own table first
+    absent: dict  # {split: why it is left out}
+    annotations: "_AnnotationFiles"
+    media: "_Media | None"
+
+
 class _Shard(NamedTuple):
     rows: tuple  # rows, or (row, {modality: location}) where media are needed
 
@@ -643,22 +745,25 @@ class _Media:
     members used are extracted into the datasets cache and examples point to those files;
     streaming, members are read in place by random access, in the order they lie in."""
 
-    def __init__(self, found, needed, cache_root, streaming):
-        """`needed`: {modality: the ids the annotation files name}."""
+    def __init__(self, found, needed, cache_root, streaming, unreadable_archives=None):
+        """`needed`: {modality: the ids the annotation files name}. An archive that cannot be read
+        is an error, or with a dict as `unreadable_archives` recorded there ({path: why})."""
         self.streaming = streaming
         self.scratch_dir = cache_root
         self.needed = needed
         self.locations = {modality: {} for modality in needed}
+        self.duplicates = []  # (modality, id, the file used, another file for that id)
         self.archives = {}  # the archives holding media this config uses, by path
+        self.listed = {}  # every archive listed, by path
         archive_paths = [path for path in found if path.lower().endswith(_ARCHIVE_EXTENSIONS)]
-        loose = [path for path in found if not path.lower().endswith(_ARCHIVE_EXTENSIONS)]
+        loose = self.loose = [path for path in found if not path.lower().endswith(_ARCHIVE_EXTENSIONS)]
         self.searched = f"{len(loose)} files" + (
             f" and the archives {', '.join(map(os.path.basename, archive_paths))}" if archive_paths else ""
         )
         for path in loose:
             self._add(_Location(path, None, os.stat(path).st_size))
         for path in archive_paths:
-            archive = _Archive(path, cache_root)
+            archive = self.listed[path] = _Archive(path, cache_root)
             try:
                 members = archive.members(extract=None if streaming else self._unlocated)
                 used = [member for member in members if self._add(member)]
@@ -666,6 +771,10 @@ class _Media:
                     self.archives[path] = archive
                     if not streaming:
                         archive.extract(used)
+            except _UnreadableArchive as error:
+                if unreadable_archives is None:
+                    raise
+                unreadable_archives[path] = str(error)
             except OSError as error:
                 if error.errno != errno.ENOSPC:
                     raise
@@ -694,6 +803,7 @@ class _Media:
             first = located.setdefault(media_id, location)
             taken |= first is location
             if first.size != location.size:  # an archive beside its own extraction holds equal copies
+                self.duplicates.append((modality, media_id, first, location))
                 logger.warning(
                     f"Two different {modality.name} files for {media_id}: {_describe(first)} and {_describe(location)}; "
                     f"using the first (data_dir's folders in name order, then archives, each in its own order)."
@@ -717,9 +827,10 @@ class _Media:
                 for row, where in shard.rows:
                     files, problems = {}, []
                     for modality, location in where.items():
-                        files[modality.name] = self._file(location, members)
+                        file = files[modality.name] = self._file(location, members)
                         if location not in checked:
-                            checked[location] = _media_problem(files[modality.name], modality)
+                            with _opened(file) as stream:
+                                checked[location] = _media_problem(stream, location.size, file["path"], modality)
                         problems.append(checked[location])
                     if any(problems):
                         if not skip_unreadable:
@@ -729,6 +840,19 @@ class _Media:
                     yield row, files
         if skipped:
             logger.warning(f"missing_media='skip': left out {skipped} examples whose media files are unreadable.")
+
+    def problem(self, location, modality, members):
+        """What makes the media file at `location` unusable, or None, by the checks `read` makes: a
+        tar's members were checked when it was listed, a loose file or zip member is read as far as
+        the check needs (its header and, for pictures, its last bytes)."""
+        if location.member is None:
+            with io.open(location.container, "rb") as stream:  # noqa: UP020  (see Archives)
+                return _media_problem(stream, location.size, location.container, modality)
+        problems = self.listed[location.container].problems
+        if problems is not None:
+            return problems.get(location.member)
+        with members.open(location) as stream:
+            return _media_problem(stream, location.size, location.member, modality)
 
     def _file(self, location, members):
         """What an Image or Audio column holds: a local path (prepared), or the member's bytes (streamed)."""
@@ -746,41 +870,42 @@ def _describe(location):
     return f"{location.member} in {location.container}" if location.member else location.container
 
 
-def _media_problem(file, modality):
-    """What makes a media file unusable (empty, not an image or audio file, truncated), or None,
-    from its header and its last bytes only: JPEG, PNG and PCM WAV by their markers, anything else
-    by Pillow or libsndfile. A readable file in another format than its extension says is fine:
-    decoders go by content."""
-    where = f"{file['path']} (the {modality.name} of {_media_id(file['path'], modality)})"
-    with io.BytesIO(file["bytes"]) if file["bytes"] is not None else io.open(file["path"], "rb") as stream:  # noqa: UP020  (see Archives)
-        size = stream.seek(0, io.SEEK_END)
-        if not size:
-            return f"{where} is empty (0 bytes)."
-        stream.seek(max(0, size - 1024))
-        tail = stream.read()
-        stream.seek(0)
-        try:
-            return (_image_problem if modality == _IMAGES else _audio_problem)(stream, size, tail, where)
-        except (PIL.UnidentifiedImageError, soundfile.LibsndfileError) as error:
-            return f"{where} is not a readable {modality.name} file ({type(error).__name__})."
-        except (OSError, RuntimeError) as error:  # what Pillow says of a picture cut short in its headers
-            return f"{where} is a truncated or damaged {modality.name} file ({error})."
+def _opened(file):
+    """A media file's bytes as a stream: from memory (streamed) or from its path (prepared)."""
+    return io.BytesIO(file["bytes"]) if file["bytes"] is not None else io.open(file["path"], "rb")  # noqa: UP020  (see Archives)
+
+
+def _media_problem(stream, size, path, modality):
+    """What makes a media file of `size` bytes unusable (empty, not an image or audio file,
+    truncated), or None, from its header and, for pictures, its last bytes only: JPEG, PNG and PCM
+    WAV by their markers, anything else by Pillow or libsndfile. A readable file in another format
+    than its extension says is fine: decoders go by content."""
+    where = f"{path} (the {modality.name} of {_media_id(path, modality)})"
+    if not size:
+        return f"{where} is empty (0 bytes)."
+    try:
+        return (_image_problem if modality == _IMAGES else _audio_problem)(stream, size, where)
+    except (PIL.UnidentifiedImageError, soundfile.LibsndfileError) as error:
+        return f"{where} is not a readable {modality.name} file ({type(error).__name__})."
+    except (OSError, RuntimeError, EOFError) as error:  # what Pillow says of a picture cut short in its headers
+        return f"{where} is a truncated or damaged {modality.name} file ({error})."
 
 
 _END_MARKERS = {b"\xff\xd8\xff": ("JPEG", b"\xff\xd9"), b"\x89PNG\r\n\x1a\n": ("PNG", b"IEND")}
 
 
-def _image_problem(stream, size, tail, where):
+def _image_problem(stream, size, where):
     head = stream.read(8)
     picture_format, end = next((known for magic, known in _END_MARKERS.items() if head.startswith(magic)), (None, None))
     if picture_format is None:  # not JPEG or PNG: whatever Pillow can identify
         stream.seek(0)
         PIL.Image.open(stream)
         return None
-    return None if end in tail else f"{where} is a truncated {picture_format} (its end marker is missing)."
+    stream.seek(max(0, size - 1024))
+    return None if end in stream.read() else f"{where} is a truncated {picture_format} (its end marker is missing)."
 
 
-def _audio_problem(stream, size, tail, where):
+def _audio_problem(stream, size, where):
     try:  # a PCM WAV: its header says how many frames follow (libsndfile quietly reads fewer)
         with wave.open(stream) as header:
             declared, frame_size = header.getnframes(), header.getsampwidth() * header.getnchannels()
@@ -798,7 +923,7 @@ def _audio_problem(stream, size, tail, where):
 # os.path: datasets patches those in this module for URLs, where "::" chains paths.
 
 _ARCHIVE_CACHE = "imemnet_c_archives"  # in the datasets cache: per archive, its index and extracted members
-_INDEX_VERSION = 1
+_INDEX_VERSION = 2  # 2: a tar's listing holds the media checks made as it passed
 _DECOMPRESSORS = {"bzip2": bz2.open, "xz": lzma.open}  # gzip goes through rapidgzip: parallel, seekable
 _MAGIC = {b"\x1f\x8b": "gzip", b"BZh": "bzip2", b"\xfd7zXZ\x00": "xz"}
 _ARCHIVE_ERRORS = (
@@ -829,6 +954,7 @@ class _Archive:
         self.is_zip = zipfile.is_zipfile(path)
         self.compression = None if self.is_zip else _compression(path)
         self.seek_points = None  # the tar.gz index file, once listed
+        self.problems = None  # a tar's media checks, once listed: {member: what makes it unusable}
 
     def members(self, extract=None):
         """The members, from the kept listing; without one, from one pass over the archive that also
@@ -849,15 +975,16 @@ class _Archive:
             self._listed(lambda name: name in names)
             return
         with contextlib.ExitStack() as stack:
-            read = self.reader(stack, scratch_dir=None)
+            open_member = self.opener(stack, scratch_dir=None)
             for member in _progress(sorted(missing, key=lambda m: m.offset), f"Extracting {self.path}", "files"):
-                self._write(member.member, io.BytesIO(read(member)))
+                self._write(member.member, open_member(member))
 
-    def reader(self, stack, scratch_dir):
-        """A function giving a member's bytes from its location; its handles close with `stack`."""
+    def opener(self, stack, scratch_dir):
+        """A function opening a member, from its location, as a stream; the archive's handles close
+        with `stack`. A zip member is inflated as it is read."""
         if self.is_zip:
             archive = stack.enter_context(zipfile.ZipFile(self.path))
-            return lambda location: archive.read(location.member)
+            return lambda location: archive.open(location.member)
         if self.compression == "gzip":
             stream = stack.enter_context(rapidgzip.open(self.path, parallelization=0))
             stream.import_index(self.seek_points)
@@ -868,11 +995,11 @@ class _Archive:
         else:
             stream = stack.enter_context(open(self.path, "rb"))
 
-        def read(location):
+        def open_member(location):
             stream.seek(location.offset)
-            return stream.read(location.size)
+            return io.BytesIO(stream.read(location.size))
 
-        return read
+        return open_member
 
     def _kept_listing(self):
         """The kept listing, or None when there is none or it is partial or unreadable."""
@@ -887,7 +1014,7 @@ class _Archive:
                     return None
                 self.seek_points = os.path.join(self.folder, seek_points)
             members = [_Location(self.path, name, size, offset) for name, size, offset in index["members"]]
-            left_out = index["left_out"]
+            left_out, self.problems = index["left_out"], index["problems"]
         except (OSError, ValueError, KeyError, TypeError):
             return None
         for name, reason in left_out:
@@ -897,7 +1024,7 @@ class _Archive:
     def _listed(self, extract):
         """Lists the archive in one pass, extracting what `extract` picks on the way, and keeps the listing."""
         os.makedirs(self.folder, exist_ok=True)
-        members, left_out = [], []
+        members, left_out, problems = [], [], None if self.is_zip else {}
         description = f"{'Extracting' if extract else 'Listing'} {self.path}"
         try:
             with (
@@ -912,15 +1039,22 @@ class _Archive:
                         left_out.append((name, reason))
                         continue
                     members.append(_Location(self.path, name, size, offset))
+                    modality = problems is not None and _modality_of(name)
+                    if modality:  # a tar passes by once: check its media now, for `imemnet-c check`
+                        data = read().read()
+                        read = lambda data=data: io.BytesIO(data)  # noqa: E731
+                        if problem := _media_problem(io.BytesIO(data), size, name, modality):
+                            problems[name] = problem
                     if extract and extract(name):
                         self._write(name, read())
         except _ARCHIVE_ERRORS as error:
             if isinstance(error, OSError) and error.errno == errno.ENOSPC:
                 raise
-            raise ValueError(
+            raise _UnreadableArchive(
                 f"{self.path} cannot be read as an archive ({error}). It may be truncated or not an archive "
                 "despite its name: download it again, or move it out of data_dir."
             ) from None
+        self.problems = problems
         self._keep(members, left_out)
         return members
 
@@ -979,6 +1113,7 @@ class _Archive:
             "archive": self.path,
             "members": [[m.member, m.size, m.offset] for m in members],
             "left_out": left_out,
+            "problems": self.problems,
             "seek_points": seek_points,
         }
         partial = os.path.join(self.folder, f"index.json.{uuid.uuid4().hex}.partial")
@@ -998,7 +1133,7 @@ class _RandomAccess:
 
     def __init__(self, archives, scratch_dir):
         self._archives, self._scratch_dir = archives, scratch_dir
-        self._readers, self._last = {}, {}
+        self._openers, self._last = {}, {}
         self._stack = contextlib.ExitStack()
 
     def __enter__(self):
@@ -1011,12 +1146,24 @@ class _RandomAccess:
         last = self._last.get(location.container)
         if last and last[0] == location:
             return last[1]
-        if location.container not in self._readers:
-            archive = self._archives[location.container]
-            self._readers[location.container] = archive.reader(self._stack, self._scratch_dir)
-        data = self._readers[location.container](location)
+        with self.open(location) as stream:
+            data = stream.read()
         self._last[location.container] = (location, data)
         return data
+
+    def open(self, location):
+        if location.container not in self._openers:
+            archive = self._archives[location.container]
+            self._openers[location.container] = archive.opener(self._stack, self._scratch_dir)
+        return self._openers[location.container](location)
+
+
+class _UnreadableArchive(ValueError):
+    """A download in data_dir that cannot be read as the archive its name says."""
+
+
+def _modality_of(name):
+    return next((modality for modality in (_IMAGES, _AUDIO) if _media_id(name, modality)), None)
 
 
 def _unsafe(name):

@@ -21,8 +21,8 @@ import datasets  # noqa: E402
 import pytest  # noqa: E402
 
 import imemnet_c  # noqa: E402
-from tools import sample  # noqa: E402
-from tools.digest import content, is_audio  # noqa: E402, F401  (for the tests)
+from imemnet_c_tools import sample  # noqa: E402
+from imemnet_c_tools.digest import content, is_audio  # noqa: E402, F401  (for the tests)
 
 DATASETS_RUNS_SCRIPTS = int(datasets.__version__.split(".")[0]) < 4
 

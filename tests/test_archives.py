@@ -18,7 +18,7 @@ import pytest
 from conftest import ROOT, archive_calls, chain, consume, content
 
 import imemnet_c
-from tools import sample
+from imemnet_c_tools import sample
 
 MODES = pytest.mark.parametrize("streaming", [False, True], ids=["prepared", "streaming"])
 CLIPS = "IMEMNet_clips.tar"
@@ -126,9 +126,9 @@ def test_members_read_at_random_from_a_tar_gz_are_byte_identical_to_tarfiles(tmp
     with tarfile.open(path) as tar:
         expected = {info.name: tar.extractfile(info).read() for info in tar}
     with contextlib.ExitStack() as stack:
-        read = archive.reader(stack, scratch_dir=None)
+        open_member = archive.opener(stack, scratch_dir=None)
         for location in reversed(listed):  # backwards: every read is a seek
-            assert read(location) == expected[location.member]
+            assert open_member(location).read() == expected[location.member]
     kept = imemnet_c._Archive(str(path), str(tmp_path / "cache"))
     assert kept.members() == listed and kept.seek_points == archive.seek_points
 
@@ -137,13 +137,13 @@ def test_streamed_pairs_come_grouped_by_clip_in_the_archives_order_each_clip_rea
     downloads, tmp_path, monkeypatch
 ):
     clips_as_tar_gz(downloads)
-    reads, reader = collections.Counter(), imemnet_c._Archive.reader
+    reads, opener = collections.Counter(), imemnet_c._Archive.opener
 
-    def counting_reader(archive, stack, scratch_dir):
-        read = reader(archive, stack, scratch_dir)
-        return lambda location: reads.update([location.member]) or read(location)
+    def counting_opener(archive, stack, scratch_dir):
+        open_member = opener(archive, stack, scratch_dir)
+        return lambda location: reads.update([location.member]) or open_member(location)
 
-    monkeypatch.setattr(imemnet_c._Archive, "reader", counting_reader)
+    monkeypatch.setattr(imemnet_c._Archive, "opener", counting_opener)
     builder = imemnet_c.ImemnetC(config_name="paired", data_dir=str(downloads), cache_dir=str(tmp_path / "cache"))
     clip_ids = [pair["clip_id"] for pair in builder.as_streaming_dataset(split="train").decode(False)]
     groups = [clip for i, clip in enumerate(clip_ids) if i == 0 or clip_ids[i - 1] != clip]

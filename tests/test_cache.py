@@ -9,7 +9,7 @@ import pytest
 from conftest import archive_calls
 from PIL import Image
 
-from tools import sample
+from imemnet_c_tools import sample
 
 PAIRS = 400
 CLIPS = [f"3001-{9 + i}" for i in range(8)]
@@ -77,7 +77,7 @@ def test_streaming_paired_over_a_tar_gz_lists_each_archive_once_and_makes_no_dec
     os.remove(data_dir / "clips.tar")  # the clips as a compressed tar: random access through its seek points
     clips = {f"{c}.wav": sample.wav_bytes(c, seconds=4.0) for c in CLIPS}
     sample.write_tar(str(data_dir / "clips.tar.gz"), clips, compress=True)
-    listed, opened = archive_calls(monkeypatch, "_listed"), archive_calls(monkeypatch, "reader")
+    listed, opened = archive_calls(monkeypatch, "_listed"), archive_calls(monkeypatch, "opener")
     monkeypatch.setattr(imemnet_c.tempfile, "TemporaryFile", None)  # any temporary copy would fail
     cache = tmp_path / "cache"
 

@@ -9,7 +9,7 @@ import datasets
 import pytest
 from conftest import chain, consume
 
-from tools import sample
+from imemnet_c_tools import sample
 
 MODES = pytest.mark.parametrize("streaming", [False, True], ids=["prepared", "streaming"])
 
@@ -83,7 +83,7 @@ def test_an_unknown_missing_media_choice_is_refused(load, downloads):
 
 
 @MODES
-@pytest.mark.parametrize("name", ["image_va.csv", "music_va.csv", "val_matching.txt"])
+@pytest.mark.parametrize("name", ["image_va.csv", "music_va.csv"])
 def test_an_absent_annotation_file_is_downloaded_and_offline_the_error_says_where_to_put_it(
     load, downloads, name, streaming
 ):
@@ -93,6 +93,41 @@ def test_an_absent_annotation_file_is_downloaded_and_offline_the_error_says_wher
     message = chain(error.value)
     assert f"Could not download {name} from https://raw.githubusercontent.com/" in message
     assert f"Place {name} in data_dir" in message
+
+
+@MODES
+@pytest.mark.parametrize("config", ["paired", "paired_annotations"])
+def test_a_split_whose_matching_file_is_unavailable_is_left_out_and_asking_for_it_says_why(
+    load, downloads, streaming, config, caplog
+):
+    os.remove(downloads / "train_matching.txt")  # offline: not downloadable either
+    with caplog.at_level(logging.WARNING):
+        paired = consume(load(config, downloads, streaming=streaming))
+    _, _, pairs = sample.sample_annotations()
+    assert sorted(paired) == ["test", "validation"]
+    assert [len(paired["validation"]), len(paired["test"])] == [len(pairs["val"]), len(pairs["test"])]
+    assert (
+        f"The train split of {config} is left out: Could not download train_matching.txt from "
+        "https://raw.githubusercontent.com/linkAmy/IMEMNet/master/train_matching.txt" in caplog.text
+    )
+    assert "Place train_matching.txt in data_dir" in caplog.text
+    with pytest.raises(ValueError) as error:
+        load(config, downloads, split="train", streaming=streaming)
+    assert (
+        f"The 'train' split of {config} is absent: its annotation file train_matching.txt was neither in data_dir"
+        in str(error.value)
+    )
+    assert (
+        "Put train_matching.txt in data_dir (at any depth) and load again. The splits there are: test, validation."
+        in str(error.value)
+    )
+
+
+def test_with_no_matching_file_at_all_the_error_stays(load, downloads):
+    for name in ("train_matching.txt", "val_matching.txt", "test_matching.txt"):
+        os.remove(downloads / name)
+    with pytest.raises(ConnectionError, match="Could not download train_matching.txt"):
+        load("paired", downloads)
 
 
 def test_annotation_files_are_found_at_any_depth(load, downloads):

@@ -14,8 +14,8 @@ from datasets.utils.metadata import MetadataConfigs
 from huggingface_hub import DatasetCard
 
 import imemnet_c
-from tools import sample
-from tools.export import export
+from imemnet_c_tools import sample
+from imemnet_c_tools.export import export
 
 MODES = pytest.mark.parametrize("streaming", [False, True], ids=["prepared", "streaming"])
 
@@ -110,7 +110,7 @@ def test_a_non_empty_out_is_refused_unless_overwrite(tmp_path, annotated):
         [
             sys.executable,
             "-m",
-            "tools.export",
+            "imemnet_c_tools.export",
             "--data-dir",
             str(annotated),
             "--out",
@@ -127,7 +127,17 @@ def test_a_non_empty_out_is_refused_unless_overwrite(tmp_path, annotated):
 
 def test_an_interrupted_export_leaves_nothing_that_loads_and_a_rerun_completes(tmp_path):
     out, cache = tmp_path / "out", tmp_path / "c"
-    command = [sys.executable, "-m", "tools.export", "--data-dir", SAMPLE, "--out", str(out), "--cache-dir", str(cache)]
+    command = [
+        sys.executable,
+        "-m",
+        "imemnet_c_tools.export",
+        "--data-dir",
+        SAMPLE,
+        "--out",
+        str(out),
+        "--cache-dir",
+        str(cache),
+    ]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     for line in process.stdout:
         if line.startswith("Exporting music"):  # image is written, music on its way

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import imemnet_c
-from tools import sample
+from imemnet_c_tools import sample
 
 # Text a CSV cell can hold: anything but NUL and lone surrogates (commas, quotes, line breaks included).
 CELL = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=60)

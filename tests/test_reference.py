@@ -9,7 +9,7 @@ import os
 import pytest
 from conftest import REFERENCE
 
-from tools import sample
+from imemnet_c_tools import sample
 
 pytestmark = pytest.mark.skipif(
     not os.path.isdir(REFERENCE), reason=f"the real annotation files are not at {REFERENCE}"

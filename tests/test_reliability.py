@@ -14,7 +14,7 @@ import textwrap
 import pytest
 from conftest import ROOT, chain, consume, content
 
-from tools import sample
+from imemnet_c_tools import sample
 
 MODES = pytest.mark.parametrize("streaming", [False, True], ids=["prepared", "streaming"])
 

@@ -3,6 +3,7 @@ streaming, with the declared features and the same content."""
 
 import filecmp
 import os
+import re
 import subprocess
 import sys
 
@@ -10,7 +11,7 @@ import datasets
 import pytest
 from conftest import DATASETS_RUNS_SCRIPTS, ROOT, SAMPLE, SAMPLE_COUNTS, SCRIPT, by_id, content
 
-from tools import sample
+from imemnet_c_tools import sample
 
 FLOAT = datasets.Value("float32")
 STRING = datasets.Value("string")
@@ -148,12 +149,24 @@ def test_datasets_cli_test_passes_on_the_sample(tmp_path):
     assert "Test successful." in result.stdout + result.stderr
 
 
-def test_the_demo_loads_every_config_both_ways():
-    result = subprocess.run([sys.executable, "-m", "tools.demo"], capture_output=True, text=True, cwd=ROOT, timeout=600)
+def test_the_demo_loads_every_config_both_ways_and_prints_each_warning_once_and_va_rounded(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "imemnet_c_tools.demo"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
+        env={**os.environ, "HF_HOME": str(tmp_path / "hf-home")},
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     for config, splits in SAMPLE_COUNTS.items():
         for split, count in splits.items():
             assert f"{config}/{split}: {count} examples prepared, {count} streamed" in result.stdout
+    warnings = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(warnings) == len(set(warnings)), warnings
+    assert "Repo card metadata block was not found" not in result.stderr
+    values = re.findall(r"(?:valence|arousal|score): (\S+)", result.stdout)
+    assert values and all(len(value.partition(".")[2]) <= 3 for value in values)
 
 
 @pytest.mark.parametrize("streaming", [False, True], ids=["prepared", "streaming"])

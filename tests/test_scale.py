@@ -8,7 +8,7 @@ import pytest
 from conftest import SAMPLE, SAMPLE_COUNTS, content
 from datasets.distributed import split_dataset_by_node
 
-from tools.export import export
+from imemnet_c_tools.export import export
 
 CONFIGS = ["image", "music", "paired", "paired_annotations"]
 

@@ -9,7 +9,7 @@ import datasets
 import pytest
 from conftest import ROOT, SAMPLE, content
 
-from tools.digest import digest
+from imemnet_c_tools.digest import digest
 
 PEER = os.environ.get("IMEMNET_C_PEER_PYTHON")
 
@@ -19,7 +19,7 @@ PEER = os.environ.get("IMEMNET_C_PEER_PYTHON")
 )
 def test_the_other_datasets_version_gives_identical_content_for_every_config(tmp_path):
     peer = subprocess.run(
-        [PEER, "-m", "tools.digest", "--data-dir", SAMPLE, "--cache-dir", str(tmp_path / "peer-cache")],
+        [PEER, "-m", "imemnet_c_tools.digest", "--data-dir", SAMPLE, "--cache-dir", str(tmp_path / "peer-cache")],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -44,7 +44,7 @@ def test_a_folder_exported_on_the_other_version_loads_here_with_the_same_content
     command = [
         PEER,
         "-m",
-        "tools.export",
+        "imemnet_c_tools.export",
         "--data-dir",
         SAMPLE,
         "--out",

@@ -1,6 +1,6 @@
 """Realistic-size synthetic downloads for the benchmark: what a researcher's data_dir looks like.
 
-    python -m tools.realdata /tmp/imemnet-c-real [--clips 800] [--pictures 1000]
+    python -m imemnet_c_tools.realdata /tmp/imemnet-c-real [--clips 800] [--pictures 1000]
 
 writes two data_dirs that share their pictures (hard links) and differ in how the clips arrived:
 - `targz/`: the clips in one `IMEMNet_clips.tar.gz`;
@@ -24,7 +24,7 @@ import zipfile
 import numpy
 from PIL import Image
 
-from tools import sample
+from imemnet_c_tools import sample
 
 SECONDS, RATE = 10, 44100
 PAIRS_PER_PICTURE = 5

@@ -1,7 +1,7 @@
 """The synthetic IMEMNet-C sample: invented ids in the real id patterns, synthetic pictures and
 tones, invented captions and VA, laid out like the real downloads.
 
-    python -m tools.sample data/sample
+    python -m imemnet_c_tools.sample data/sample
 
 writes the committed sample (deterministic: the same bytes on every run). Tests build their own
 fixtures from the same pieces: `jpeg_bytes`, `wav_bytes`, `write_annotations` and the archive

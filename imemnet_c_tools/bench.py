@@ -2,7 +2,7 @@
 layouts (an EMOTIC-style zip of JPEGs, a tar of 16-bit WAV clips, and both as extracted folders),
 and writes the medians into BENCHMARKS.md.
 
-    python -m tools.bench [--sizes 1000 4000 16000] [--runs 3] [--work /tmp/imemnet-c-bench]
+    imemnet-c bench [--sizes 1000 4000 16000] [--runs 3] [--work /tmp/imemnet-c-bench]
 
 Each measurement runs in a fresh process (peak RSS is that process's and its children's), with a
 fresh cache, side by side on the same files: the raw-read floor (zipfile/tarfile, plain reads),
@@ -27,8 +27,8 @@ import uuid
 import wave
 import zipfile
 
-from tools import realbench
-from tools.realbench import table
+from imemnet_c_tools import realbench
+from imemnet_c_tools.realbench import table
 
 PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PAIRS_PER_CLIP = 5
@@ -78,7 +78,7 @@ def make_data(root, size):
     clips/, each with the metadata.csv imagefolder and audiofolder read): the same media twice."""
     if os.path.exists(os.path.join(root, "done")):
         return
-    from tools import sample
+    from imemnet_c_tools import sample
 
     shutil.rmtree(root, ignore_errors=True)
     images, clips = image_ids(size), clip_ids(size)
@@ -327,7 +327,7 @@ def measure_here(name, data, cache):
 def measure(name, data, work):
     """One fresh process, one fresh cache: seconds, examples, peak RSS (MB) of the process tree, cache sizes."""
     cache = os.path.join(work, "cache-" + uuid.uuid4().hex)
-    command = [sys.executable, "-m", "tools.bench", "--measure", name, "--data", data, "--cache", cache]
+    command = [sys.executable, "-m", "imemnet_c_tools.bench", "--measure", name, "--data", data, "--cache", cache]
     env = {**os.environ, "HF_HOME": os.path.join(work, "hf-home"), "PYTHONPATH": PROJECT}
     with open(cache + ".out", "w+") as out, open(cache + ".err", "w+") as err:
         process = subprocess.Popen(command, stdout=out, stderr=err, cwd=PROJECT, env=env)
@@ -356,7 +356,7 @@ def _size(folder):
 # The report
 
 
-def run(sizes, runs, work, names):
+def measure_all(sizes, runs, work, names):
     results = {}
     for size in sizes:
         data = os.path.join(work, f"data-{size}")
@@ -484,31 +484,39 @@ def _memory_gb():
     return 0.0
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def _given():
+    """The arguments given to `imemnet-c bench` (or `python -m imemnet_c_tools.bench`)."""
+    return sys.argv[2:] if sys.argv[1:2] == ["bench"] else sys.argv[1:]
+
+
+def arguments(parser):
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 4000, 16000], help="examples per modality")
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=3, help="runs per measurement (medians are reported)")
     parser.add_argument("--work", default="/tmp/imemnet-c-bench", help="where the data and caches go")
-    parser.add_argument("--out", default=os.path.join(PROJECT, "BENCHMARKS.md"))
-    parser.add_argument("--only", nargs="+", choices=list(MEASUREMENTS), help="a subset of the measurements")
-    parser.add_argument("--realistic", action="store_true", help="real sizes instead: see tools/realbench.py")
+    parser.add_argument("--out", default="BENCHMARKS.md", help="the report to rewrite (its other sections are kept)")
+    parser.add_argument(
+        "--only", nargs="+", choices=list(MEASUREMENTS), metavar="NAME", help="a subset of the measurements, by name"
+    )
+    parser.add_argument("--realistic", action="store_true", help="real sizes instead (imemnet_c_tools/realbench.py)")
     parser.add_argument("--clips", type=int, default=800, help="with --realistic: 10 s stereo clips")
     parser.add_argument("--pictures", type=int, default=1000, help="with --realistic: 640x480 JPEGs")
     parser.add_argument("--realistic-measure", help=argparse.SUPPRESS)
     parser.add_argument("--measure", help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
     parser.add_argument("--cache", help=argparse.SUPPRESS)
-    args = parser.parse_args()
+
+
+def run(args):
     if args.measure:
         return measure_here(args.measure, args.data, args.cache)
     if args.realistic_measure:
         return realbench.measure_here(args.realistic_measure)
     if args.realistic:
-        args.command_tail = " ".join(a for a in sys.argv[1:] if a != "--realistic")
+        args.command_tail = " ".join(a for a in _given() if a != "--realistic")
         return realbench.main(args)
     os.makedirs(args.work, exist_ok=True)
-    results = run(args.sizes, args.runs, args.work, args.only or list(MEASUREMENTS))
-    command = "python -m tools.bench " + " ".join(sys.argv[1:])
+    results = measure_all(args.sizes, args.runs, args.work, args.only or list(MEASUREMENTS))
+    command = "imemnet-c bench " + " ".join(_given())
     with open(os.path.join(args.work, "results.json"), "w") as f:
         json.dump(results, f, indent=1)
     if not args.only:
@@ -524,4 +532,6 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    from imemnet_c_tools import cli
+
+    cli.alias("bench")

@@ -1,7 +1,7 @@
 """A digest of what every config gives, prepared and streaming, comparable across `datasets`
 versions: media reduced to what decoding gave (pixels; audio as 16-bit samples).
 
-    python -m tools.digest [--data-dir data/sample]
+    python -m imemnet_c_tools.digest [--data-dir data/sample]
 
 prints JSON `{config: {split: sha256}}`; the test suite compares it between environments.
 """

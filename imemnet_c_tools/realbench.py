@@ -1,9 +1,9 @@
-"""The realistic mode of `tools.bench`: the loader on downloads of real size (`tools.realdata`:
+"""The realistic mode of `imemnet_c_tools.bench`: the loader on downloads of real size (`imemnet_c_tools.realdata`:
 10 s 44.1 kHz stereo WAV clips in one tar.gz or one zip, 640x480 JPEGs in a zip and in a folder,
 about five pairs per clip and per picture), against the floors a researcher would compare with:
 one Python gzip read of the clip archive, `tar -xzf`, `unzip`.
 
-    python -m tools.bench --realistic [--clips 800] [--pictures 1000] [--runs 3] [--work /tmp/imemnet-c-real]
+    imemnet-c bench --realistic [--clips 800] [--pictures 1000] [--runs 3] [--work /tmp/imemnet-c-real]
 
 Each load runs in a fresh process, first with a fresh cache (cold), then again with the cache it
 left (warm: listings kept, prepared datasets reused). Reported per config and mode: time to the
@@ -30,7 +30,7 @@ import uuid
 
 import rapidgzip
 
-from tools import realdata
+from imemnet_c_tools import realdata
 
 PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SECTION, END = "## Realistic sizes", "## Findings"
@@ -55,6 +55,16 @@ def loader_pass(config, data_dir, streaming, cache):
         first = time.time()
         count = sum(batch.num_rows for batch in dataset.with_format("arrow").iter(batch_size=1000))
     return {"start": start, "first": first, "end": time.time(), "examples": count}
+
+
+def check_pass(data_dir, cache):
+    """`imemnet-c check DATA_DIR` of every config, as a researcher runs it before a prepare."""
+    from imemnet_c_tools.check import check
+
+    start = time.time()
+    report = check(data_dir, cache_dir=cache)
+    end = time.time()
+    return {"start": start, "first": end, "end": end, "examples": sum(s["found"] for s in report["sources"].values())}
 
 
 def gzip_read(path, _cache):
@@ -171,7 +181,7 @@ def measure(function, arguments, work, cache):
     free_before = _free(work)
     lowest, stderr_times, err = [free_before], [], []
     process = subprocess.Popen(
-        [sys.executable, "-m", "tools.bench", "--realistic-measure", spec],
+        [sys.executable, "-m", "imemnet_c_tools.bench", "--realistic-measure", spec],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         cwd=PROJECT,
@@ -222,6 +232,9 @@ LOADS = [  # (name, config, data_dir under the work folder, streaming)
 ]
 
 
+CHECKS = [(f"imemnet-c check, clips in a {layout}", layout) for layout in ("targz", "zip")]
+
+
 def run(work, clips, pictures, runs):
     import imemnet_c
 
@@ -252,13 +265,17 @@ def run(work, clips, pictures, runs):
                 trials.append(measure(function, arguments, work, cache))
         results["rows"][name] = {"cold": _medians(trials)}
         print(f"{name:<60} {results['rows'][name]['cold']['full_s']:7.2f} s", flush=True)
-    for name, config, layout, streaming in LOADS:
+    jobs = [
+        (name, "loader_pass", [config, os.path.join(data, layout), streaming])
+        for name, config, layout, streaming in LOADS
+    ]
+    jobs += [(name, "check_pass", [os.path.join(data, layout)]) for name, layout in CHECKS]
+    for name, function, arguments in jobs:
         cold, warm = [], []
         for _ in range(runs):
             with fresh_cache(work) as cache:
-                arguments = [config, os.path.join(data, layout), streaming]
-                cold.append(measure("loader_pass", arguments, work, cache))
-                warm.append(measure("loader_pass", arguments, work, cache))
+                cold.append(measure(function, arguments, work, cache))
+                warm.append(measure(function, arguments, work, cache))
         results["rows"][name] = {"cold": _medians(cold), "warm": _medians(warm)}
         row = results["rows"][name]
         print(
@@ -309,7 +326,7 @@ def report(all_results, runs, command_line):
         f"Written by `{command_line}` on {time.strftime('%Y-%m-%d')}, in each environment "
         f"(datasets {', '.join(versions)}): {os.cpu_count()} cores, Python {platform.python_version()}. "
         f"Medians of {runs} runs, each in a fresh process; times exclude Python's start and module imports "
-        "(datasets, this loader, torch and torchcodec where installed). Data from `tools.realdata`: "
+        "(datasets, this loader, torch and torchcodec where installed). Data from `imemnet_c_tools.realdata`: "
         f"{some['clip_archive_mb']:,.0f} MB of clips in one tar.gz (the same clips in one deflated zip), "
         f"pictures half in a zip and half in a folder, {some['media_mb']:,.0f} MB of media in all; "
         "about five pairs per clip and per picture. *Cold*: a fresh cache; *warm*: the same load again, "
@@ -415,6 +432,16 @@ def _targets(all_results, versions):
             "≤ 1.15",
             lambda v: f"{max(_disk_share(all_results[v], name) for name in prepared):.2f}",
         ),
+        (
+            "`imemnet-c check`, cold (tar.gz), vs one gzip read",
+            "≤ 1.0",
+            lambda v: f"{row(v, 'imemnet-c check, clips in a targz')['full_s'] / floor(v, gzip_read):.2f}",
+        ),
+        (
+            "`imemnet-c check`, warm, every layout (s)",
+            "≤ 2",
+            lambda v: f"{worst(v, [name for name, _ in CHECKS], 'full_s', 'warm'):.2f}",
+        ),
         ("peak RSS, worst (MB)", "≤ 1,500", lambda v: f"{worst(v, loads, 'rss_mb'):,.0f}"),
         ("longest silence on stderr, worst (s)", "≤ 8", lambda v: f"{worst(v, loads, 'silent_s'):.1f}"),
     ]
@@ -452,5 +479,5 @@ def main(args):
     for path in glob.glob(os.path.join(args.work, "results-datasets-*.json")):
         with open(path) as f:
             by_version[os.path.basename(path)[len("results-datasets-") : -len(".json")]] = json.load(f)
-    write(by_version, args.runs, "python -m tools.bench --realistic " + args.command_tail, args.out)
+    write(by_version, args.runs, "imemnet-c bench --realistic " + args.command_tail, args.out)
     print(f"Wrote {args.out}")

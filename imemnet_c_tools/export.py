@@ -1,8 +1,8 @@
 """Exports IMEMNet-C to a script-free folder for the Hub dataset viewer: Parquet shards per config
 and split, media embedded, and a README.md dataset card that declares them.
 
-    python -m tools.export --data-dir D --out OUT [--config NAME ...] [--embed-paired-media]
-                           [--max-shard-size 500MB] [--overwrite]
+    imemnet-c export --data-dir D --out OUT [--config NAME ...] [--embed-paired-media]
+                     [--max-shard-size 500MB] [--overwrite]
 
 `paired` is exported without its media by default (the bytes of a clip and a picture repeated in
 every pair would be huge): ids, caption, valence, arousal and score, as `paired_annotations` gives
@@ -11,10 +11,10 @@ for a public repository. The folder appears only once complete: it is written be
 a temporary name, its shards in a hidden folder that no loader looks into until the last step.
 """
 
-import argparse
 import glob
 import os
 import shutil
+import sys
 
 import datasets
 import huggingface_hub
@@ -23,9 +23,9 @@ from datasets.utils.metadata import MetadataConfigs
 from huggingface_hub import DatasetCard
 
 import imemnet_c
+from imemnet_c_tools import shipped
 
-PROJECT = os.path.dirname(os.path.abspath(imemnet_c.__file__))
-CARD = os.path.join(PROJECT, "dataset_card.md")
+CARD = shipped("dataset_card.md")
 FIGURE = os.path.join("docs", "va_space.png")  # the card shows it
 MEDIA_CONFIGS = ["image", "music", "paired"]
 ANNOTATION_CONFIGS = ["image_annotations", "music_annotations", "paired_annotations"]
@@ -59,7 +59,7 @@ def export(
     shutil.rmtree(work)
     _write_card(os.path.join(staging, "README.md"), infos, data_files, embed_paired_media)
     os.makedirs(os.path.join(staging, os.path.dirname(FIGURE)))
-    shutil.copy(os.path.join(PROJECT, FIGURE), os.path.join(staging, FIGURE))
+    shutil.copy(shipped(FIGURE), os.path.join(staging, FIGURE))
     if os.path.exists(out):
         replaced = f"{staging}.replaced"
         os.rename(out, replaced)
@@ -109,7 +109,7 @@ def _write_card(path, infos, data_files, embed_paired_media):
     title, _, rest = card.text.strip().partition("\n")
     card.text = (
         f"\n{title}\n\n## This export\n\n"
-        "A script-free export of IMEMNet-C, written by `python -m tools.export`: Parquet shards per config "
+        "A script-free export of IMEMNet-C, written by `imemnet-c export`: Parquet shards per config "
         f"and split, declared above, with media embedded where the config has them. {paired_note}\n"
         "Load it with `datasets.load_dataset(<this folder or repository>, <config>)`, also with `streaming=True`. "
         "If it holds licensed media (IAPS, NAPS, EMOTIC, DEAM), keep the repository private or gated.\n"
@@ -118,8 +118,7 @@ def _write_card(path, infos, data_files, embed_paired_media):
     card.save(path)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def arguments(parser):
     parser.add_argument("--data-dir", help="your downloads (not needed for the *_annotations configs)")
     parser.add_argument("--out", required=True, help="the folder to write; refused if not empty, unless --overwrite")
     parser.add_argument(
@@ -127,13 +126,15 @@ def main():
         nargs="+",
         default=MEDIA_CONFIGS,
         choices=MEDIA_CONFIGS + ANNOTATION_CONFIGS,
-        help=f"configs to export (default: {' '.join(MEDIA_CONFIGS)}; for a public repository: {' '.join(ANNOTATION_CONFIGS)})",
+        help=f"configs to export (for a public repository: {' '.join(ANNOTATION_CONFIGS)})",
     )
     parser.add_argument("--embed-paired-media", action="store_true", help="embed audio and image in every pair")
-    parser.add_argument("--max-shard-size", default="500MB", help="largest Parquet shard (default: 500MB)")
+    parser.add_argument("--max-shard-size", default="500MB", help="largest Parquet shard")
     parser.add_argument("--overwrite", action="store_true", help="replace a non-empty --out")
     parser.add_argument("--cache-dir", help="the datasets cache to prepare in (default: datasets' own)")
-    args = parser.parse_args()
+
+
+def run(args):
     huggingface_hub.utils.logging.set_verbosity_error()  # datasets writes a throwaway card per config
     try:
         export(
@@ -146,8 +147,12 @@ def main():
             args.cache_dir,
         )
     except FileExistsError as error:
-        parser.exit(2, f"error: {error}\n")
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    from imemnet_c_tools import cli
+
+    cli.alias("export")

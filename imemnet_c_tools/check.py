@@ -1,0 +1,334 @@
+"""Checks a download folder before a long prepare, with the loader's own code: reads the annotation
+files, finds every media file as a load would, and reports per source (IAPS, NAPS, each EMOTIC
+part, the clips) what is expected, found, missing, unreadable or there twice; the archives and
+folders used or ignored, and why; where each annotation file comes from and which splits will
+exist; whether audio can be decoded; the disk a prepare needs against what is free; and the load
+call to run.
+
+    imemnet-c check DATA_DIR [--config image music paired] [--json] [--cache-dir DIR]
+
+Exit status: 0 the download is complete, 1 something in it is missing or unreadable, 2 bad usage
+or DATA_DIR unreadable. Whether this environment can decode audio is reported beside it, with the
+commands that install what is missing.
+Each archive is read once, to list it (a tar's media are checked as they pass), and that listing
+is kept in the datasets cache: a second check, or the load after it, does not read it again.
+"""
+
+import contextlib
+import json
+import os
+import shutil
+import sys
+
+import datasets
+
+import imemnet_c
+
+CONFIGS = ["image", "music", "paired"]
+SOURCES = ["iaps", "naps", "emotic/mscoco", "emotic/framesdb", "emotic/ade20k", "emotic/emodb_small", "clips"]
+EMOTIC_PARTS = {"COCO_": "mscoco", "frame_": "framesdb", "sun_": "ade20k", "labelme_": "ade20k"}
+SHOWN = 5  # ids or files named per problem in the human-readable report
+
+
+def source_of(modality, media_id):
+    """Where a media file comes from: iaps, naps, emotic/<part> or clips."""
+    if modality is imemnet_c._AUDIO:
+        return "clips"
+    source = imemnet_c._image_source(media_id)
+    if source != "emotic":
+        return source
+    return "emotic/" + next(
+        (part for prefix, part in EMOTIC_PARTS.items() if media_id.startswith(prefix)), "emodb_small"
+    )
+
+
+def check(data_dir, configs=CONFIGS, cache_dir=None):
+    """The facts of the report, as one JSON-ready dict; `complete` says whether a load would find
+    every file it needs, readable."""
+    data_dir = os.path.abspath(os.path.expanduser(data_dir))
+    if not os.path.isdir(data_dir):
+        raise NotADirectoryError(f"{data_dir} is not a folder: pass the folder that holds your downloads.")
+    try:
+        os.listdir(data_dir)
+    except OSError as error:
+        raise NotADirectoryError(f"{data_dir} cannot be read ({error}).") from None
+    report = {
+        "data_dir": data_dir,
+        "datasets": datasets.__version__,
+        "configs": {},
+        "annotation_files": {},
+        "sources": {},
+        "archives": {},
+        "folders": {},
+        "ignored_files": [],
+        "audio_backend": None,
+        "disk": {},
+        "load_calls": {},
+    }
+    plans, unreadable_archives = {}, {}
+    for name in configs:
+        builder = imemnet_c.ImemnetC(config_name=name, data_dir=data_dir, cache_dir=cache_dir)
+        download_config = datasets.DownloadConfig(cache_dir=os.path.join(builder._cache_dir_root, "downloads"))
+        dl_manager = datasets.DownloadManager(dataset_name="imemnet_c", download_config=download_config)
+        try:
+            plans[name] = plan = builder._plan(dl_manager, streaming=True, unreadable_archives=unreadable_archives)
+        except (ValueError, ConnectionError) as error:  # a malformed or unavailable annotation file
+            report["configs"][name] = {"error": str(error)}
+            continue
+        report["configs"][name] = {
+            "splits": {split: len(tables[0][1].rows) for split, tables in plan.splits.items()},
+            "absent_splits": {split: str(why) for split, why in plan.absent.items()},
+        }
+        for file, origin in plan.annotations.origins.items():
+            report["annotation_files"][file] = {"in_data_dir": not origin.startswith("https://"), "from": origin}
+        for split, why in plan.absent.items():
+            file = next(iter(builder.config.splits[split].values()))
+            report["annotation_files"][file] = {"in_data_dir": False, "from": None, "unavailable": str(why)}
+        report["load_calls"][name] = load_call(name, data_dir)
+        cache_root = builder._cache_dir_root
+    if any(imemnet_c._AUDIO in imemnet_c.ImemnetC.builder_configs[name].modalities for name in configs):
+        report["audio_backend"] = imemnet_c.audio_backend_problem() or "ok"
+    media = [plan.media for plan in plans.values()]
+    report["sources"] = _sources(media, data_dir)
+    report["archives"] = _archives(media, unreadable_archives)
+    report["folders"], report["ignored_files"] = _loose_files(media, data_dir)
+    if plans:
+        report["disk"] = _disk(plans, cache_root)
+    report["complete"] = (  # the download; whether this environment decodes audio is reported beside it
+        all("error" not in config and not config["absent_splits"] for config in report["configs"].values())
+        and all(not source["missing"] and not source["unreadable"] for source in report["sources"].values())
+        and not unreadable_archives
+    )
+    return report
+
+
+def load_call(config, data_dir):
+    """The call that loads `config` with the installed datasets."""
+    if imemnet_c._DATASETS_RUNS_SCRIPTS:
+        return f'load_dataset("{imemnet_c.__file__}", "{config}", data_dir="{data_dir}", trust_remote_code=True)'
+    return f'imemnet_c.load("{config}", data_dir="{data_dir}")'
+
+
+def _sources(media, data_dir):
+    """Per source: ids expected, found, missing, unreadable and given by two different files."""
+    sources = {}
+
+    def source(modality, media_id):
+        return sources.setdefault(
+            source_of(modality, media_id),
+            {"expected": 0, "found": 0, "missing": [], "unreadable": {}, "two_files": {}},
+        )
+
+    media = [config_media for config_media in media if config_media]
+    needed = {}  # (modality, id): (its location or None, the config's media); every config finds the same files
+    for config_media in media:
+        for modality, ids in config_media.needed.items():
+            for media_id in ids:
+                needed.setdefault((modality, media_id), (config_media.locations[modality].get(media_id), config_media))
+        for modality, media_id, used, other in config_media.duplicates:
+            source(modality, media_id)["two_files"][media_id] = [_where(used, data_dir), _where(other, data_dir)]
+    located = []
+    for (modality, media_id), (location, config_media) in sorted(needed.items(), key=lambda item: item[0][1]):
+        entry = source(modality, media_id)
+        entry["expected"] += 1
+        if location is None:
+            entry["missing"].append(media_id)
+        else:
+            entry["found"] += 1
+            located.append((modality, media_id, location, config_media))
+    with contextlib.ExitStack() as stack:
+        members = {id(m): stack.enter_context(imemnet_c._RandomAccess(m.archives, m.scratch_dir)) for m in media}
+        for modality, media_id, location, config_media in imemnet_c._progress(located, "Checking media files", "files"):
+            if problem := config_media.problem(location, modality, members[id(config_media)]):
+                source(modality, media_id)["unreadable"][media_id] = problem
+    return {name: sources[name] for name in SOURCES if name in sources}
+
+
+def _where(location, data_dir):
+    container = os.path.relpath(location.container, data_dir)
+    return f"{location.member} in {container}" if location.member else container
+
+
+def _archives(media, unreadable_archives):
+    """Per archive in data_dir: used (how many members), ignored (why) or unreadable (why)."""
+    archives = {path: {"status": "unreadable", "why": why} for path, why in unreadable_archives.items()}
+    for config_media in filter(None, media):
+        for path, archive in config_media.listed.items():
+            used = sum(
+                location.container == path for by_id in config_media.locations.values() for location in by_id.values()
+            )
+            entry = archives.setdefault(path, {"status": "ignored", "members_used": 0, "members": None})
+            if entry["status"] == "unreadable":
+                continue
+            entry["members"] = len(archive.members())
+            entry["members_used"] = max(entry["members_used"], used)
+            if entry["members_used"]:
+                entry["status"] = "used"
+                entry.pop("why", None)
+            else:
+                entry["why"] = "holds none of the media files these configs need"
+    return dict(sorted(archives.items()))
+
+
+def _loose_files(media, data_dir):
+    """The folders whose files are used (how many), and the files outside archives that are not."""
+    used, found = set(), set()
+    for config_media in filter(None, media):
+        found.update(config_media.loose)
+        used.update(
+            location.container
+            for by_id in config_media.locations.values()
+            for location in by_id.values()
+            if location.member is None
+        )
+    folders = {}
+    for path in sorted(used):
+        folder = os.path.relpath(os.path.dirname(path), data_dir)
+        folders[folder] = folders.get(folder, 0) + 1
+    annotation_files = set(imemnet_c._ANNOTATION_URLS)
+    ignored = [
+        os.path.relpath(path, data_dir)
+        for path in sorted(found - used)
+        if os.path.basename(path) not in annotation_files
+    ]
+    return folders, ignored
+
+
+def _disk(plans, cache_root):
+    """What a prepare of these configs writes into the cache: the archive members they use that are
+    not extracted yet, and about the size of the Arrow files, against the free space there."""
+    members = {}
+    rows = 0
+    for plan in plans.values():
+        for split_tables in plan.splits.values():
+            rows += len(split_tables[0][1].rows)
+        if plan.media:
+            for by_id in plan.media.locations.values():
+                for location in by_id.values():
+                    if location.member is not None:
+                        archive = plan.media.listed[location.container]
+                        members[archive.extracted(location.member)] = location.size
+    extract = sum(size for path, size in members.items() if not imemnet_c._has_size(path, size))
+    arrow = rows * ARROW_BYTES_PER_EXAMPLE
+    existing = cache_root
+    while not os.path.isdir(existing):
+        existing = os.path.dirname(existing)
+    return {
+        "cache_dir": cache_root,
+        "extract_bytes": extract,
+        "arrow_bytes": arrow,
+        "free_bytes": shutil.disk_usage(existing).free,
+    }
+
+
+ARROW_BYTES_PER_EXAMPLE = 600  # ids, caption, VA, score and media paths: at most about this much per row
+
+
+def _size(count):
+    for unit in ("B", "KB", "MB", "GB"):
+        if count < 1000:
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1000
+    return f"{count:.1f} TB"
+
+
+def render(report):
+    """The report as a person reads it."""
+    lines = [f"IMEMNet-C check of {report['data_dir']} (datasets {report['datasets']})", "", "Annotation files"]
+    for name, entry in sorted(report["annotation_files"].items()):
+        where = (
+            f"in data_dir: {entry['from']}"
+            if entry["in_data_dir"]
+            else f"downloaded from {entry['from']}"
+            if entry["from"]
+            else f"UNAVAILABLE: {entry['unavailable']}"
+        )
+        lines.append(f"  {name:<20} {where}")
+    lines += ["", "Configs and their splits"]
+    for name, config in report["configs"].items():
+        if "error" in config:
+            lines.append(f"  {name}: CANNOT LOAD: {config['error']}")
+            continue
+        splits = ", ".join(f"{split} {count:,} examples" for split, count in config["splits"].items())
+        lines.append(f"  {name}: {splits}")
+        for split in config["absent_splits"]:
+            lines.append(f"    no {split} split: its matching file is unavailable (see above)")
+    if report["sources"]:
+        lines += [
+            "",
+            f"  {'media by source':<22}{'expected':>9}{'found':>9}{'missing':>9}{'unreadable':>12}{'two files':>11}",
+        ]
+        for name, source in report["sources"].items():
+            lines.append(
+                f"  {name:<22}{source['expected']:>9,}{source['found']:>9,}{len(source['missing']):>9,}"
+                f"{len(source['unreadable']):>12,}{len(source['two_files']):>11,}"
+            )
+        for name, source in report["sources"].items():
+            if source["missing"]:
+                lines.append(f"  missing {name}: {', '.join(source['missing'][:SHOWN])}{_more(source['missing'])}")
+            for problem in list(source["unreadable"].values())[:SHOWN]:
+                lines.append(f"  unreadable: {problem}")
+            for media_id, (used, other) in list(source["two_files"].items())[:SHOWN]:
+                lines.append(f"  two files for {media_id}: {used} (used) and {other}")
+    if report["archives"] or report["folders"] or report["ignored_files"]:
+        lines += ["", "Archives and folders"]
+        for path, entry in report["archives"].items():
+            name = os.path.relpath(path, report["data_dir"])
+            if entry["status"] == "used":
+                lines.append(f"  used        {name}: {entry['members_used']:,} of its {entry['members']:,} files")
+            else:
+                lines.append(f"  {entry['status']:<11} {name}: {entry['why']}")
+        for folder, count in report["folders"].items():
+            lines.append(f"  used        {folder}{os.sep}: {count:,} files")
+        if report["ignored_files"]:
+            ignored = report["ignored_files"]
+            lines.append(
+                f"  ignored     {len(ignored):,} other file{'s' if len(ignored) > 1 else ''} (not media these configs need): "
+                f"{', '.join(ignored[:SHOWN])}{_more(ignored)}"
+            )
+    if report["audio_backend"]:
+        lines += ["", "Audio: " + ("decodes." if report["audio_backend"] == "ok" else report["audio_backend"])]
+    if report["disk"]:
+        disk = report["disk"]
+        needed = disk["extract_bytes"] + disk["arrow_bytes"]
+        lines += [
+            "",
+            f"Disk: a prepare writes about {_size(needed)} into {disk['cache_dir']} "
+            f"({_size(disk['extract_bytes'])} of media extracted from archives, up to {_size(disk['arrow_bytes'])} "
+            f"of Arrow files); {_size(disk['free_bytes'])} free there"
+            + ("." if needed < disk["free_bytes"] else ": NOT ENOUGH, pass cache_dir=<a larger disk>."),
+        ]
+    lines.append("")
+    if report["complete"]:
+        audio_first = report["audio_backend"] not in (None, "ok")
+        lines.append(
+            "Complete." + (" Install the audio backend (above), then load with:" if audio_first else " Load with:")
+        )
+        lines += [f"  {call}" for call in report["load_calls"].values()]
+    else:
+        lines.append(
+            "INCOMPLETE: see above. Add what is missing to data_dir and check again; or load what is there with"
+        )
+        lines += [f'  {call[:-1]}, missing_media="skip")' for call in report["load_calls"].values()]
+    return "\n".join(lines)
+
+
+def _more(items):
+    return f" and {len(items) - SHOWN:,} more" if len(items) > SHOWN else ""
+
+
+def arguments(parser):
+    parser.add_argument("data_dir", metavar="DATA_DIR", help="the folder holding your downloads")
+    parser.add_argument("--config", nargs="+", choices=CONFIGS, default=CONFIGS, help="the configs to check for")
+    parser.add_argument("--json", action="store_true", help="print the report as one JSON document")
+    parser.add_argument("--cache-dir", help="the datasets cache a load would use (default: datasets' own)")
+
+
+def run(args):
+    try:
+        report = check(args.data_dir, args.config, args.cache_dir)
+    except NotADirectoryError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(json.dumps(report, indent=1) if args.json else render(report))
+    return 0 if report["complete"] else 1

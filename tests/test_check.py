@@ -1,0 +1,169 @@
+"""`imemnet-c check DATA_DIR`: what a researcher learns of a download before a long prepare, from
+the loader's own code, as text or as JSON, with an exit status that means something."""
+
+import gzip
+import json
+import os
+import re
+import sys
+
+import pytest
+from conftest import SAMPLE, archive_calls
+
+import imemnet_c
+from imemnet_c_tools import cli, sample
+
+SOURCES = ["iaps", "naps", "emotic/mscoco", "emotic/framesdb", "emotic/ade20k", "emotic/emodb_small", "clips"]
+COLUMNS = ["expected", "found", "missing", "unreadable", "two files"]
+
+
+def check(capsys, data_dir, *options):
+    """(exit status, what it printed) of `imemnet-c check DATA_DIR [options]`."""
+    status = cli.main(["check", str(data_dir), *options])
+    printed = capsys.readouterr()
+    return status, printed.out + printed.err
+
+
+def table(text):
+    """The per-source table of the human-readable report: {source: {column: count}}."""
+    rows = {}
+    for line in text.splitlines():
+        fields = line.split()
+        if fields and fields[0] in SOURCES and len(fields) == 6:
+            rows[fields[0]] = dict(zip(COLUMNS, (int(f.replace(",", "")) for f in fields[1:]), strict=True))
+    return rows
+
+
+def counts(report):
+    """The same table from the JSON report."""
+    return {
+        name: {
+            "expected": source["expected"],
+            "found": source["found"],
+            "missing": len(source["missing"]),
+            "unreadable": len(source["unreadable"]),
+            "two files": len(source["two_files"]),
+        }
+        for name, source in report["sources"].items()
+    }
+
+
+@pytest.fixture
+def cache(tmp_path):
+    return ["--cache-dir", str(tmp_path / "cache")]
+
+
+def test_the_sample_is_complete_exit_0_with_the_load_call(capsys, cache):
+    status, text = check(capsys, SAMPLE, *cache)
+    assert status == 0
+    assert "Complete. Load with:" in text
+    expected = {"iaps": 5, "naps": 5, "emotic/mscoco": 2, "emotic/framesdb": 1, "emotic/ade20k": 2}
+    expected.update({"emotic/emodb_small": 1, "clips": len(sample.CLIP_IDS)})
+    assert {name: row["found"] for name, row in table(text).items()} == expected
+    assert all(row["missing"] == row["unreadable"] == row["two files"] == 0 for row in table(text).values())
+    assert "paired: train 16 examples, validation 8 examples, test 10 examples" in text
+    call = "load_dataset(" if imemnet_c._DATASETS_RUNS_SCRIPTS else "imemnet_c.load("
+    assert f"{call}" in text and f'"paired", data_dir="{SAMPLE}"' in text
+    assert "Audio: decodes." in text
+
+
+def test_a_broken_download_is_reported_per_source_exit_1_and_json_carries_the_same_counts(capsys, downloads, cache):
+    os.remove(downloads / "NAPS_BE.tar.gz")  # five NAPS pictures missing
+    clips = {f"clips/{c}.wav": sample.wav_bytes(c) for c in sample.CLIP_IDS}
+    clips["clips/3001-9.wav"] = clips["clips/3001-9.wav"][:100]  # a damaged clip in a tar
+    sample.write_tar(str(downloads / "IMEMNet_clips.tar"), clips)
+    damaged_picture = "emotic/mscoco/images/COCO_train2014_000000900001.jpg"
+    pictures = {
+        name: sample.jpeg_bytes(os.path.basename(name).removesuffix(".jpg"))
+        for name in [damaged_picture, "emotic/ade20k/images/sun_akqzvmfjxwnbhdpr.jpg"]
+    }
+    pictures[damaged_picture] = pictures[damaged_picture][:200]  # a damaged picture in a zip
+    sample.write_zip(str(downloads / "emotic.zip"), pictures)  # and four EMOTIC pictures gone
+    os.makedirs(downloads / "extra")
+    (downloads / "extra" / "1001.jpg").write_bytes(sample.jpeg_bytes("another"))  # a second file for 1001
+    (downloads / "broken.zip").write_bytes(b"not a zip at all")
+    sample.write_zip(str(downloads / "readme.zip"), {"README.txt": b"hello"})
+
+    status, text = check(capsys, downloads, *cache)
+    assert status == 1
+    rows = table(text)
+    assert rows["naps"] == {"expected": 5, "found": 0, "missing": 5, "unreadable": 0, "two files": 0}
+    assert rows["clips"]["unreadable"] == 1 and rows["clips"]["missing"] == 0
+    assert rows["emotic/mscoco"] == {"expected": 2, "found": 1, "missing": 1, "unreadable": 1, "two files": 0}
+    assert rows["emotic/framesdb"]["missing"] == rows["emotic/emodb_small"]["missing"] == 1
+    assert rows["iaps"]["two files"] == 1
+    assert "missing naps: Animals_901_h, Faces_902_v, Landscapes_903_h, Objects_904_v, People_905_h" in text
+    assert "unreadable: clips/3001-9.wav (the audio of 3001-9) is truncated" in text
+    assert f"unreadable: {damaged_picture} (the image of COCO_train2014_000000900001) is a truncated JPEG" in text
+    assert re.search(r"two files for 1001: IAPS 1-20 Images.1001.JPG \(used\) and .*extra.1001.jpg", text)
+    assert re.search(r"unreadable +broken.zip: .*cannot be read as an archive", text)
+    assert re.search(r"ignored +readme.zip: holds none of the media files these configs need", text)
+    assert "INCOMPLETE" in text and 'missing_media="skip")' in text
+
+    status, document = check(capsys, downloads, "--json", *cache)
+    report = json.loads(document)
+    assert status == 1 and report["complete"] is False
+    assert counts(report) == rows
+    assert report["sources"]["naps"]["missing"] == sorted(sample.NAPS_IDS + [sample.NAPS_UNANNOTATED_ID])
+    assert report["archives"][str(downloads / "readme.zip")]["status"] == "ignored"
+
+
+def test_with_only_the_val_and_test_matching_files_offline_check_says_train_will_be_absent(capsys, downloads, cache):
+    os.remove(downloads / "train_matching.txt")
+    status, text = check(capsys, downloads, "--config", "paired", *cache)
+    assert status == 1
+    assert "paired: validation 8 examples, test 10 examples" in text
+    assert "no train split: its matching file is unavailable" in text
+    assert "train_matching.txt   UNAVAILABLE: Could not download train_matching.txt from https://" in text
+    status, document = check(capsys, downloads, "--config", "paired", "--json", *cache)
+    report = json.loads(document)
+    assert list(report["configs"]["paired"]["splits"]) == ["validation", "test"]
+    assert list(report["configs"]["paired"]["absent_splits"]) == ["train"]
+
+
+def test_a_data_dir_that_is_not_a_folder_or_bad_usage_exits_2(capsys, tmp_path):
+    status, text = check(capsys, tmp_path / "nowhere")
+    assert status == 2
+    assert f"error: {tmp_path / 'nowhere'} is not a folder" in text
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["check", SAMPLE, "--config", "pictures"])
+    assert exit_.value.code == 2
+
+
+def test_a_second_check_reads_only_the_kept_listings(capsys, downloads, cache, monkeypatch):
+    tar = downloads / "IMEMNet_clips.tar"
+    (downloads / "IMEMNet_clips.tar.gz").write_bytes(gzip.compress(tar.read_bytes()))
+    os.remove(tar)
+    assert check(capsys, downloads, *cache)[0] == 0
+    listed, opened = archive_calls(monkeypatch, "_listed"), archive_calls(monkeypatch, "opener")
+    assert check(capsys, downloads, *cache)[0] == 0
+    assert listed == []  # no archive listed again
+    assert opened == ["emotic.zip"]  # a zip's pictures are read alone; a tar's media were checked when listed
+
+
+def without_audio_backend(monkeypatch):
+    """As if the audio backend of the installed datasets could not be imported."""
+    monkeypatch.setitem(sys.modules, imemnet_c._AUDIO_BACKEND["modules"][-1], None)
+
+
+def test_a_missing_audio_backend_is_reported_by_check_with_the_install_commands(capsys, monkeypatch, cache):
+    without_audio_backend(monkeypatch)
+    status, text = check(capsys, SAMPLE, *cache)
+    assert status == 0  # the download is complete: the environment is reported beside it
+    assert "The music and paired configs need it. Install it:" in text
+    assert imemnet_c._AUDIO_BACKEND["install"] in text
+    assert "Complete. Install the audio backend (above), then load with:" in text
+    assert json.loads(check(capsys, SAMPLE, "--json", *cache)[1])["audio_backend"].startswith("datasets ")
+    status, text = check(capsys, SAMPLE, "--config", "image", *cache)
+    assert status == 0 and "Audio:" not in text  # pictures need no audio backend
+
+
+@pytest.mark.parametrize("config", ["music", "paired"])
+def test_a_missing_audio_backend_is_an_error_before_anything_is_generated(monkeypatch, tmp_path, config):
+    without_audio_backend(monkeypatch)
+    listed = archive_calls(monkeypatch, "_listed")
+    builder = imemnet_c.ImemnetC(config_name=config, data_dir=SAMPLE, cache_dir=str(tmp_path / "cache"))
+    with pytest.raises(ImportError) as error:
+        builder.download_and_prepare()
+    assert "pip install" in str(error.value) and imemnet_c._AUDIO_BACKEND["install"] in str(error.value)
+    assert listed == [] and not os.path.exists(builder.cache_dir)
