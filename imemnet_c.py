@@ -439,6 +439,16 @@ def load(config_name="image", data_dir=None, *, split=None, streaming=False, cac
     return builder.as_dataset(split=split)
 
 
+def _planned(config_name, data_dir, streaming, cache_dir=None, unreadable_archives=None, **options):
+    """A config's builder and its plan (see `ImemnetC._plan`), made as a load makes them but
+    generating nothing: for `imemnet-c check` and the VA pairs."""
+    data_dir = data_dir and os.path.abspath(os.path.expanduser(data_dir))
+    builder = ImemnetC(config_name=config_name, data_dir=data_dir, cache_dir=cache_dir, **options)
+    downloads = datasets.DownloadConfig(cache_dir=os.path.join(builder._cache_dir_root, "downloads"))
+    dl_manager = datasets.DownloadManager(dataset_name="imemnet_c", download_config=downloads)
+    return builder, builder._plan(dl_manager, streaming, unreadable_archives)
+
+
 _DATASETS_RUNS_SCRIPTS = int(datasets.__version__.split(".")[0]) < 4
 
 # What decodes (and on datasets 4+ also writes) an Audio column, per datasets line, and how to get it.
@@ -1039,14 +1049,14 @@ class _Archive:
                         left_out.append((name, reason))
                         continue
                     members.append(_Location(self.path, name, size, offset))
+                    extracted = extract and extract(name)
+                    if extracted:
+                        self._write(name, read())
                     modality = problems is not None and _modality_of(name)
                     if modality:  # a tar passes by once: check its media now, for `imemnet-c check`
-                        data = read().read()
-                        read = lambda data=data: io.BytesIO(data)  # noqa: E731
-                        if problem := _media_problem(io.BytesIO(data), size, name, modality):
-                            problems[name] = problem
-                    if extract and extract(name):
-                        self._write(name, read())
+                        with io.open(self.extracted(name), "rb") if extracted else read() as stream:  # noqa: UP020
+                            if problem := _media_problem(stream, size, name, modality):
+                                problems[name] = problem
         except _ARCHIVE_ERRORS as error:
             if isinstance(error, OSError) and error.errno == errno.ENOSPC:
                 raise

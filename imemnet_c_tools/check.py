@@ -67,14 +67,12 @@ def check(data_dir, configs=CONFIGS, cache_dir=None):
     }
     plans, unreadable_archives = {}, {}
     for name in configs:
-        builder = imemnet_c.ImemnetC(config_name=name, data_dir=data_dir, cache_dir=cache_dir)
-        download_config = datasets.DownloadConfig(cache_dir=os.path.join(builder._cache_dir_root, "downloads"))
-        dl_manager = datasets.DownloadManager(dataset_name="imemnet_c", download_config=download_config)
         try:
-            plans[name] = plan = builder._plan(dl_manager, streaming=True, unreadable_archives=unreadable_archives)
+            builder, plan = imemnet_c._planned(name, data_dir, True, cache_dir, unreadable_archives)
         except (ValueError, ConnectionError) as error:  # a malformed or unavailable annotation file
             report["configs"][name] = {"error": str(error)}
             continue
+        plans[name], cache_root = plan, builder._cache_dir_root
         report["configs"][name] = {
             "splits": {split: len(tables[0][1].rows) for split, tables in plan.splits.items()},
             "absent_splits": {split: str(why) for split, why in plan.absent.items()},
@@ -85,7 +83,6 @@ def check(data_dir, configs=CONFIGS, cache_dir=None):
             file = next(iter(builder.config.splits[split].values()))
             report["annotation_files"][file] = {"in_data_dir": False, "from": None, "unavailable": str(why)}
         report["load_calls"][name] = load_call(name, data_dir)
-        cache_root = builder._cache_dir_root
     if any(imemnet_c._AUDIO in imemnet_c.ImemnetC.builder_configs[name].modalities for name in configs):
         report["audio_backend"] = imemnet_c.audio_backend_problem() or "ok"
     media = [plan.media for plan in plans.values()]
