@@ -79,8 +79,8 @@ IMEMNet-C publishes annotations only. Put the media you obtained from each sourc
      IMEMNet-C uses the 510 pictures of its NAPS BE subset.
   4. EMOTIC: request it from its authors (https://github.com/rkosti/emotic).
 Optionally add the annotation files (image_va.csv, music_va.csv, {train,val,test}_matching.txt);
-any that are absent are downloaded from GitHub. Check the folder (a report per source, in minutes
-at most), then load:
+any that are absent are downloaded from GitHub. Check the folder (a report per source; each archive
+is read once, and the load reuses that), then load:
   imemnet-c check /path/to/that/folder
   load_dataset("imemnet_c.py", "paired", data_dir="/path/to/that/folder", trust_remote_code=True)
   (datasets 4 and newer: imemnet_c.load("paired", data_dir="/path/to/that/folder"))

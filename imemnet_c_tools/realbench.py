@@ -194,8 +194,10 @@ def measure(function, arguments, work, cache):
             stderr_times.append(time.time())
             err.append(chunk)
 
+    finished = threading.Event()
+
     def sample_disk():
-        while process.poll() is None:
+        while not finished.is_set():  # not process.poll(), which may reap the child before wait4 below
             lowest[0] = min(lowest[0], _free(work))
             time.sleep(0.02)
 
@@ -204,6 +206,7 @@ def measure(function, arguments, work, cache):
         thread.start()
     out = process.stdout.read()
     _, status, usage = os.wait4(process.pid, 0)
+    finished.set()
     for thread in threads:
         thread.join()
     if os.waitstatus_to_exitcode(status):

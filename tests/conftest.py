@@ -58,6 +58,11 @@ def archive_calls(monkeypatch, method):
     return calls
 
 
+def export_command(python, data_dir, out, *options):
+    """`imemnet-c export` of `data_dir` into `out`, run by `python` (`-m imemnet_c_tools.export`)."""
+    return [python, "-m", "imemnet_c_tools.export", "--data-dir", str(data_dir), "--out", str(out), *map(str, options)]
+
+
 def by_id(dataset, id_field):
     return {example[id_field]: example for example in dataset}
 

@@ -8,7 +8,7 @@ import sys
 
 import datasets
 import pytest
-from conftest import ROOT, SAMPLE, content
+from conftest import ROOT, SAMPLE, content, export_command
 from datasets.info import DatasetInfosDict
 from datasets.utils.metadata import MetadataConfigs
 from huggingface_hub import DatasetCard
@@ -107,17 +107,7 @@ def test_a_non_empty_out_is_refused_unless_overwrite(tmp_path, annotated):
     export(str(annotated), str(out), configs=["image_annotations"], overwrite=True, cache_dir=str(tmp_path / "c"))
     assert sorted(os.listdir(out)) == ["README.md", "docs", "image_annotations"]
     cli = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "imemnet_c_tools.export",
-            "--data-dir",
-            str(annotated),
-            "--out",
-            str(out),
-            "--config",
-            "image_annotations",
-        ],
+        export_command(sys.executable, annotated, out, "--config", "image_annotations"),
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -127,17 +117,7 @@ def test_a_non_empty_out_is_refused_unless_overwrite(tmp_path, annotated):
 
 def test_an_interrupted_export_leaves_nothing_that_loads_and_a_rerun_completes(tmp_path):
     out, cache = tmp_path / "out", tmp_path / "c"
-    command = [
-        sys.executable,
-        "-m",
-        "imemnet_c_tools.export",
-        "--data-dir",
-        SAMPLE,
-        "--out",
-        str(out),
-        "--cache-dir",
-        str(cache),
-    ]
+    command = export_command(sys.executable, SAMPLE, out, "--cache-dir", cache)
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     for line in process.stdout:
         if line.startswith("Exporting music"):  # image is written, music on its way

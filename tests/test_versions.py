@@ -7,7 +7,7 @@ import subprocess
 
 import datasets
 import pytest
-from conftest import ROOT, SAMPLE, content
+from conftest import ROOT, SAMPLE, content, export_command
 
 from imemnet_c_tools.digest import digest
 
@@ -41,18 +41,10 @@ def test_the_other_datasets_version_gives_identical_content_for_every_config(tmp
 )
 def test_a_folder_exported_on_the_other_version_loads_here_with_the_same_content(load, tmp_path):
     out = tmp_path / "exported-by-peer"
-    command = [
-        PEER,
-        "-m",
-        "imemnet_c_tools.export",
-        "--data-dir",
-        SAMPLE,
-        "--out",
-        str(out),
-        "--cache-dir",
-        str(tmp_path / "peer"),
-    ]
-    peer = subprocess.run(command + ["--config", "image", "music", "paired"], capture_output=True, text=True, cwd=ROOT)
+    command = export_command(
+        PEER, SAMPLE, out, "--cache-dir", tmp_path / "peer", "--config", "image", "music", "paired"
+    )
+    peer = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
     assert peer.returncode == 0, peer.stderr[-3000:]
     for config, script_config in (("image", "image"), ("music", "music"), ("paired", "paired_annotations")):
         exported = datasets.load_dataset(str(out), config, cache_dir=str(tmp_path / "parquet-cache"))
