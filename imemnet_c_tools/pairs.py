@@ -40,12 +40,19 @@ MATCHING_SPLITS = ("validation", "test")  # held out: their images and clips nev
 def va_score(image_va, music_va, kernel=DEFAULT_KERNEL, scale=DEFAULT_SCALE):
     """Scores of images against clips from their VA, arrays of shape (..., 2) that broadcast: a
     named kernel of the Euclidean distance, or `kernel(image_va, music_va)` when it is a callable."""
-    image_va, music_va = numpy.asarray(image_va, numpy.float64), numpy.asarray(music_va, numpy.float64)
+    image_va, music_va = _floats(image_va), _floats(music_va)
     if callable(kernel):
-        return numpy.asarray(kernel(image_va, music_va), numpy.float64)
+        return numpy.asarray(kernel(image_va, music_va))
     if kernel not in KERNELS:
         raise ValueError(f"kernel={kernel!r}: expected a callable or one of {sorted(KERNELS)}.")
-    return KERNELS[kernel](numpy.linalg.norm(image_va - music_va, axis=-1), scale)
+    valence, arousal = image_va[..., 0] - music_va[..., 0], image_va[..., 1] - music_va[..., 1]
+    return KERNELS[kernel](numpy.sqrt(valence * valence + arousal * arousal), scale)
+
+
+def _floats(values):
+    """An array of floats: float32 stays float32 (the balanced draw's speed), anything else float64."""
+    values = numpy.asarray(values)
+    return values if values.dtype == numpy.float32 else values.astype(numpy.float64)
 
 
 class _Item(NamedTuple):
@@ -178,17 +185,17 @@ def _partners(anchor_va, other_va, count, rng, balance, score):
     if not balance:
         return rng.integers(len(other_va), size=(len(anchor_va), count))
     partners = numpy.empty((len(anchor_va), count), numpy.int64)
+    anchor_va, other_va = anchor_va.astype(numpy.float32), other_va.astype(numpy.float32)
     for start in range(0, len(anchor_va), 256):  # 256 anchors against every partner at a time
         scores = score(anchor_va[start : start + 256, None], other_va[None])
-        bins = numpy.minimum((scores * balance).astype(numpy.int64), balance - 1)
-        filled = numpy.stack([(bins == b).sum(axis=1) for b in range(balance)], axis=1)  # anchors x bins
+        bins = numpy.minimum((scores * balance).astype(numpy.int8), balance - 1)
+        reached = numpy.stack([(bins == b).any(axis=1) for b in range(balance)], axis=1)  # anchors x bins
         for slot in range(count):
-            # a bin among those the anchor reaches, then a partner in it, both uniformly
-            choice = rng.random((len(bins), 1)) * (filled > 0).sum(axis=1, keepdims=True)
-            target = numpy.argmax(numpy.cumsum(filled > 0, axis=1) > choice, axis=1)
-            rank = (rng.random(len(bins)) * filled[numpy.arange(len(bins)), target]).astype(numpy.int64)
-            in_bin = numpy.cumsum(bins == target[:, None], axis=1)
-            partners[start : start + len(bins), slot] = numpy.argmax(in_bin > rank[:, None], axis=1)
+            # a bin among those the anchor reaches, then the partner in it with the largest random key
+            choice = rng.random((len(bins), 1)) * reached.sum(axis=1, keepdims=True)
+            target = numpy.argmax(numpy.cumsum(reached, axis=1) > choice, axis=1)
+            keys = rng.random(bins.shape, dtype=numpy.float32)
+            partners[start : start + len(bins), slot] = numpy.where(bins == target[:, None], keys, -1).argmax(axis=1)
     return partners
 
 
