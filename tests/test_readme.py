@@ -44,3 +44,8 @@ def test_every_reliability_test_has_a_row():
 def test_the_readme_opens_with_the_two_commands_ci_runs_the_same():
     assert README.index("make demo") < README.index("make test") < 400
     assert "make test" in open(os.path.join(ROOT, ".ci", "run"), encoding="utf-8").read()
+
+
+def test_the_three_steps_of_a_user_follow_the_two_commands():
+    steps = [README.index(step) for step in ("make test", "pip install .", "imemnet-c check ~/", "imemnet_c.load(")]
+    assert steps == sorted(steps) and steps[-1] < 1500
