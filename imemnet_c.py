@@ -965,12 +965,15 @@ class _Archive:
         self.compression = None if self.is_zip else _compression(path)
         self.seek_points = None  # the tar.gz index file, once listed
         self.problems = None  # a tar's media checks, once listed: {member: what makes it unusable}
+        self._members = None
 
     def members(self, extract=None):
         """The members, from the kept listing; without one, from one pass over the archive that also
         extracts the members `extract(name)` picks."""
-        members = self._kept_listing()
-        return self._listed(extract) if members is None else members
+        if self._members is None:  # asked again (imemnet-c check counts them), the listing is not read again
+            kept = self._kept_listing()
+            self._members = self._listed(extract) if kept is None else kept
+        return self._members
 
     def extracted(self, name):
         return os.path.join(self.folder, "files", name)

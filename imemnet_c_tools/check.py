@@ -14,6 +14,7 @@ Each archive is read once, to list it (a tar's media are checked as they pass), 
 is kept in the datasets cache: a second check, or the load after it, does not read it again.
 """
 
+import collections
 import contextlib
 import json
 import os
@@ -146,74 +147,57 @@ def _where(location, data_dir):
     return f"{location.member} in {container}" if location.member else container
 
 
+def _located(media):
+    """Every (config's media, location) the configs use: the same file may appear once per config."""
+    return [(m, location) for m in filter(None, media) for by_id in m.locations.values() for location in by_id.values()]
+
+
 def _archives(media, unreadable_archives):
     """Per archive in data_dir: used (how many members), ignored (why) or unreadable (why)."""
     archives = {path: {"status": "unreadable", "why": why} for path, why in unreadable_archives.items()}
-    for config_media in filter(None, media):
-        for path, archive in config_media.listed.items():
-            used = sum(
-                location.container == path for by_id in config_media.locations.values() for location in by_id.values()
-            )
-            entry = archives.setdefault(path, {"status": "ignored", "members_used": 0, "members": None})
-            if entry["status"] == "unreadable":
-                continue
-            entry["members"] = len(archive.members())
-            entry["members_used"] = max(entry["members_used"], used)
-            if entry["members_used"]:
-                entry["status"] = "used"
-                entry.pop("why", None)
-            else:
-                entry["why"] = "holds none of the media files these configs need"
+    used = collections.defaultdict(set)
+    for _, location in _located(media):
+        if location.member is not None:
+            used[location.container].add(location.member)
+    listed = {path: archive for m in filter(None, media) for path, archive in m.listed.items()}
+    for path, archive in listed.items():
+        if path not in archives:  # an unreadable one has no members to count
+            entry = {"status": "used", "members_used": len(used[path])} if used[path] else {"status": "ignored"}
+            archives[path] = {**entry, "members": len(archive.members())}
+            if not used[path]:
+                archives[path]["why"] = "holds none of the media files these configs need"
     return dict(sorted(archives.items()))
 
 
 def _loose_files(media, data_dir):
     """The folders whose files are used (how many), and the files outside archives that are not."""
-    used, found = set(), set()
-    for config_media in filter(None, media):
-        found.update(config_media.loose)
-        used.update(
-            location.container
-            for by_id in config_media.locations.values()
-            for location in by_id.values()
-            if location.member is None
-        )
-    folders = {}
-    for path in sorted(used):
-        folder = os.path.relpath(os.path.dirname(path), data_dir)
-        folders[folder] = folders.get(folder, 0) + 1
-    annotation_files = set(imemnet_c._ANNOTATION_URLS)
+    used = {location.container for _, location in _located(media) if location.member is None}
+    found = {path for m in filter(None, media) for path in m.loose}
+    folders = collections.Counter(os.path.relpath(os.path.dirname(path), data_dir) for path in sorted(used))
     ignored = [
         os.path.relpath(path, data_dir)
         for path in sorted(found - used)
-        if os.path.basename(path) not in annotation_files
+        if os.path.basename(path) not in imemnet_c._ANNOTATION_URLS
     ]
-    return folders, ignored
+    return dict(folders), ignored
 
 
 def _disk(plans, cache_root):
     """What a prepare of these configs writes into the cache: the archive members they use that are
     not extracted yet, and about the size of the Arrow files, against the free space there."""
-    members = {}
-    rows = 0
-    for plan in plans.values():
-        for split_tables in plan.splits.values():
-            rows += len(split_tables[0][1].rows)
-        if plan.media:
-            for by_id in plan.media.locations.values():
-                for location in by_id.values():
-                    if location.member is not None:
-                        archive = plan.media.listed[location.container]
-                        members[archive.extracted(location.member)] = location.size
-    extract = sum(size for path, size in members.items() if not imemnet_c._has_size(path, size))
-    arrow = rows * ARROW_BYTES_PER_EXAMPLE
+    extracted = {
+        m.listed[location.container].extracted(location.member): location.size
+        for m, location in _located([plan.media for plan in plans.values()])
+        if location.member is not None
+    }
+    rows = sum(len(tables[0][1].rows) for plan in plans.values() for tables in plan.splits.values())
     existing = cache_root
     while not os.path.isdir(existing):
         existing = os.path.dirname(existing)
     return {
         "cache_dir": cache_root,
-        "extract_bytes": extract,
-        "arrow_bytes": arrow,
+        "extract_bytes": sum(size for path, size in extracted.items() if not imemnet_c._has_size(path, size)),
+        "arrow_bytes": rows * ARROW_BYTES_PER_EXAMPLE,
         "free_bytes": shutil.disk_usage(existing).free,
     }
 

@@ -18,7 +18,6 @@ Fits of exp(-d^2/t), 1-d/t and 1-d^2/t leave typical errors of 0.026 to 0.035, w
 to 0.5. Pass another named kernel and scale, or a callable, to use another.
 """
 
-import contextlib
 import dataclasses
 import itertools
 from typing import NamedTuple
@@ -58,7 +57,7 @@ def _floats(values):
 class _Item(NamedTuple):
     id: str
     va: tuple  # (valence, arousal)
-    media: object  # a path; or, streamed, the location of the archive member
+    location: object  # where its media file lies (imemnet_c._Location)
     caption: str | None = None
 
 
@@ -66,7 +65,8 @@ class _Item(NamedTuple):
 class _Items:  # not a list: datasets shards the lists of gen_kwargs
     images: tuple
     clips: tuple
-    archives: dict  # streamed: the archives to read members from, by path
+    image_media: object  # the loader's _Media of each config: it gives a location's file
+    clip_media: object
 
 
 def va_pairs(
@@ -154,15 +154,15 @@ def _features(sampling_rate):
 
 def _generate(shards, items):
     """The pairs of the shards a worker or rank was given: (image index, clip index, score) each."""
-    with contextlib.ExitStack() as stack:
-        members = stack.enter_context(imemnet_c._RandomAccess(items.archives, None)) if items.archives else None
+    archives = {**items.image_media.archives, **items.clip_media.archives}
+    with imemnet_c._RandomAccess(archives, None) as members:
         for image_index, clip_index, score in itertools.chain.from_iterable(shards):
             image, clip = items.images[image_index], items.clips[clip_index]
             yield {
                 "image_id": image.id,
                 "clip_id": clip.id,
-                "image": _file(image.media, members),
-                "audio": _file(clip.media, members),
+                "image": items.image_media._file(image.location, members),
+                "audio": items.clip_media._file(clip.location, members),
                 "caption": clip.caption,
                 "image_valence": image.va[0],
                 "image_arousal": image.va[1],
@@ -170,13 +170,6 @@ def _generate(shards, items):
                 "music_arousal": clip.va[1],
                 "score": score,
             }
-
-
-def _file(media, members):
-    """A media file as an Image or Audio value: its path, or the member's bytes read in place."""
-    if isinstance(media, str):
-        return {"path": media, "bytes": None}
-    return {"path": media.member, "bytes": members.read(media)}
 
 
 def _partners(anchor_va, other_va, count, rng, balance, score):
@@ -199,44 +192,39 @@ def _partners(anchor_va, other_va, count, rng, balance, score):
     return partners
 
 
-def _source(location, media):
-    """Where a pair reads a media file: the location of a member read in place (streamed), else a path."""
-    return location if media.streaming and location.member else media._file(location, None)["path"]
-
-
 def _items(data_dir, split, streaming, cache_dir, missing_media):
     """The images and clips of `split` with their VA and media, found as a load finds them."""
-    held_out = {}  # split: (clip ids, image ids) its matching file names
-    if split is not None:
-        _, paired = imemnet_c._planned("paired_annotations", data_dir, True, cache_dir)
-        for name in MATCHING_SPLITS if split == "train" else (split,):
-            if name not in paired.splits:
-                raise ValueError(
-                    f"split={split!r} needs {name}'s matching file, which is unavailable: {paired.absent.get(name)}"
-                )
-            pairs = paired.splits[name][0][1].rows
-            held_out[name] = ({p.clip_id for p in pairs}, {p.image_id for p in pairs})
+    named = _named_by_matching_files(data_dir, split, cache_dir) if split else None
 
     def wanted(modality, media_id):
-        position = 0 if modality is imemnet_c._AUDIO else 1
-        named = any(media_id in ids[position] for ids in held_out.values())
-        return split is None or (named if split != "train" else not named)
+        return named is None or (media_id in named[modality]) != (split == "train")
 
-    found = {}
+    found = []
     for config, modality in (("image", imemnet_c._IMAGES), ("music", imemnet_c._AUDIO)):
         builder, plan = imemnet_c._planned(config, data_dir, streaming, cache_dir, missing_media=missing_media)
         ((argument, table),) = plan.splits["train"]
         located = builder._rows_with_media(table, imemnet_c._MEDIA_IDS[argument], plan.media)
-        found[config] = tuple(
-            _Item(
-                row.id,
-                (row.valence, row.arousal),
-                _source(where[modality], plan.media),
-                row.caption,
-            )
+        items = tuple(
+            _Item(row.id, (row.valence, row.arousal), where[modality], row.caption)
             for row, where in located
             if wanted(modality, row.id)
         )
-        archives = plan.media.archives if streaming else {}
-        found.setdefault("archives", {}).update(archives)
-    return _Items(found["image"], found["music"], found["archives"])
+        found.append((items, plan.media))
+    (images, image_media), (clips, clip_media) = found
+    return _Items(images, clips, image_media, clip_media)
+
+
+def _named_by_matching_files(data_dir, split, cache_dir):
+    """{modality: the ids} that the matching files of `split` name ("train": validation's and test's)."""
+    _, paired = imemnet_c._planned("paired_annotations", data_dir, True, cache_dir)
+    fields = imemnet_c._MEDIA_IDS["pairs"]
+    named = {modality: set() for modality in fields}
+    for name in MATCHING_SPLITS if split == "train" else (split,):
+        if name not in paired.splits:
+            raise ValueError(
+                f"split={split!r} needs {name}'s matching file, which is unavailable: {paired.absent.get(name)}"
+            )
+        for pair in paired.splits[name][0][1].rows:
+            for modality, field in fields.items():
+                named[modality].add(getattr(pair, field))
+    return named

@@ -6,6 +6,8 @@ import json
 import os
 import re
 import sys
+import tarfile
+import zipfile
 
 import pytest
 from conftest import SAMPLE, archive_calls
@@ -13,6 +15,7 @@ from conftest import SAMPLE, archive_calls
 import imemnet_c
 from imemnet_c_tools import cli, sample
 
+CONFIGS = ["image", "music", "paired"]
 SOURCES = ["iaps", "naps", "emotic/mscoco", "emotic/framesdb", "emotic/ade20k", "emotic/emodb_small", "clips"]
 COLUMNS = ["expected", "found", "missing", "unreadable", "two files"]
 
@@ -65,6 +68,30 @@ def test_the_sample_is_complete_exit_0_with_the_load_call(capsys, cache):
     call = "load_dataset(" if imemnet_c._DATASETS_RUNS_SCRIPTS else "imemnet_c.load("
     assert f"{call}" in text and f'"paired", data_dir="{SAMPLE}"' in text
     assert "Audio: decodes." in text
+
+
+def test_the_json_report_says_where_things_are_and_what_a_prepare_writes(capsys, cache, load):
+    report = json.loads(check(capsys, SAMPLE, "--json", *cache)[1])
+    assert report["folders"] == {"IAPS 1-20 Images": 5}
+    assert {name for name, entry in report["archives"].items() if entry["status"] == "used"} == {
+        os.path.join(SAMPLE, name) for name in ("IMEMNet_clips.tar", "NAPS_BE.tar.gz", "emotic.zip")
+    }
+    assert report["annotation_files"] == {
+        name: {"in_data_dir": True, "from": os.path.join(SAMPLE, name)}
+        for name in ("image_va.csv", "music_va.csv", "train_matching.txt", "val_matching.txt", "test_matching.txt")
+    }
+    with (
+        tarfile.open(os.path.join(SAMPLE, "IMEMNet_clips.tar")) as clips,
+        tarfile.open(os.path.join(SAMPLE, "NAPS_BE.tar.gz")) as naps,
+        zipfile.ZipFile(os.path.join(SAMPLE, "emotic.zip")) as emotic,
+    ):
+        media = [m.size for m in clips] + [m.size for m in naps]
+        media += [m.file_size for m in emotic.infolist() if not m.filename.startswith("__MACOSX")]
+    assert report["disk"]["extract_bytes"] == sum(media)  # every archived medium, none extracted yet
+    assert report["disk"]["free_bytes"] > 0
+    for config in CONFIGS:  # the load fixture prepares in the same cache
+        load(config, SAMPLE)
+    assert json.loads(check(capsys, SAMPLE, "--json", *cache)[1])["disk"]["extract_bytes"] == 0
 
 
 def test_a_broken_download_is_reported_per_source_exit_1_and_json_carries_the_same_counts(capsys, downloads, cache):

@@ -50,6 +50,24 @@ def test_every_item_of_the_split_anchors_pairs_per_item_pairs(pairs):
     assert {image for image, _, _ in got} >= set(images) and {clip for _, clip, _ in got} >= set(clips)
 
 
+def test_images_without_va_are_not_paired_and_missing_media_are_an_error_or_skipped(pairs, downloads, tmp_path):
+    everything = pairs(None, pairs_per_item=16)
+    assert sample.NAPS_UNANNOTATED_ID not in {image for image, _, _ in everything}  # in the matching files only
+    os.remove(downloads / "NAPS_BE.tar.gz")
+    with pytest.raises(FileNotFoundError, match="naps image files"):
+        va_pairs(str(downloads), None, cache_dir=str(tmp_path / "cache"))
+    skipped = va_pairs(str(downloads), None, pairs_per_item=16, missing_media="skip", cache_dir=str(tmp_path / "cache"))
+    images = {pair["image_id"] for pair in skipped.decode(False)}
+    assert images and not images & set(sample.NAPS_IDS)
+
+
+def test_audio_comes_mono_at_the_sampling_rate_asked_for(tmp_path):
+    pair = next(iter(va_pairs(SAMPLE, None, sampling_rate=8000, cache_dir=str(tmp_path / "cache"))))
+    samples = numpy.asarray(pair["audio"]["array"])
+    assert pair["audio"]["sampling_rate"] == 8000
+    assert samples.squeeze().ndim == 1 and samples.size == 2000  # the sample's 0.25 s clips, made at 16 kHz
+
+
 def va_items(split):
     """The sample's images and clips of a split, by the documented rule, with their VA."""
     images, clips, _ = sample.sample_annotations()
