@@ -61,7 +61,7 @@ _LICENSE = (
     "(IAPS, NAPS and EMOTIC on request for non-commercial research; DEAM under Creative Commons)."
 )
 
-_ANNOTATION_URLS = {
+ANNOTATION_URLS = {
     "image_va.csv": "https://raw.githubusercontent.com/schoi828/IMEMNet-C/main/image_va.csv",
     "music_va.csv": "https://raw.githubusercontent.com/schoi828/IMEMNet-C/main/music_va.csv",
     "train_matching.txt": "https://raw.githubusercontent.com/linkAmy/IMEMNet/master/train_matching.txt",
@@ -90,6 +90,44 @@ _MISSING_MEDIA_CHOICES = ("error", "skip")
 
 logger = datasets.logging.get_logger(__name__)
 
+# The public seam: what imemnet_c_tools, the examples and the benchmarks may use, each documented
+# where it is defined. Every name with a leading underscore is this file's own and may change.
+__all__ = [
+    # loading
+    "ImemnetC",
+    "ImemnetCConfig",
+    "load",
+    "audio_backend_problem",
+    "without_media",
+    "DATASETS_RUNS_SCRIPTS",
+    # what a load reads, found before anything is generated
+    "make_plan",
+    "Plan",
+    "Media",
+    "Location",
+    # annotations
+    "ANNOTATION_URLS",
+    "MEDIA_ID_FIELDS",
+    "Table",
+    "Row",
+    "Pair",
+    "read_va_table",
+    "read_pairs",
+    "image_source",
+    "song_of",
+    # media files
+    "IMAGES",
+    "AUDIO",
+    "media_file_id",
+    "media_problem",
+    # archives: listed once, the listing kept in the cache; members read in place
+    "ARCHIVE_CACHE",
+    "Archive",
+    "MemberReader",
+    "has_size",
+    "progress",
+]
+
 
 class _Modality(NamedTuple):
     name: str
@@ -97,13 +135,13 @@ class _Modality(NamedTuple):
     sources: str  # what to download when files are missing
 
 
-_IMAGES = _Modality("image", (".jpg", ".jpeg", ".png"), "IAPS, NAPS and EMOTIC")
-_AUDIO = _Modality("audio", (".wav", ".flac", ".mp3"), "IMEMNet's DEAM clips")
+IMAGES = _Modality("image", (".jpg", ".jpeg", ".png"), "IAPS, NAPS and EMOTIC")
+AUDIO = _Modality("audio", (".wav", ".flac", ".mp3"), "IMEMNet's DEAM clips")
 
 _ARCHIVE_EXTENSIONS = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz")
 
 # What media the rows of each annotation table need: {modality: the row field holding the id}.
-_MEDIA_IDS = {"images": {_IMAGES: "id"}, "clips": {_AUDIO: "id"}, "pairs": {_AUDIO: "clip_id", _IMAGES: "image_id"}}
+MEDIA_ID_FIELDS = {"images": {IMAGES: "id"}, "clips": {AUDIO: "id"}, "pairs": {AUDIO: "clip_id", IMAGES: "image_id"}}
 
 
 @dataclasses.dataclass
@@ -129,10 +167,15 @@ class ImemnetCConfig(datasets.BuilderConfig):
         config_id = super().create_config_id(config_kwargs, custom_features)
         return f"{config_id}-{_folder_digest(self.data_dir)}" if self.data_dir else config_id
 
+    def own_input(self, split):
+        """(argument, annotation file) whose rows make the split's examples: the first of its inputs;
+        the others are looked up (a pair's clip and image rows)."""
+        return next(iter(self.splits[split].items()))
+
     @property
     def modalities(self):
         """The media this config needs: its Image and Audio columns."""
-        return [modality for modality in (_IMAGES, _AUDIO) if modality.name in self.features]
+        return [modality for modality in (IMAGES, AUDIO) if modality.name in self.features]
 
     @property
     def needs_media(self):
@@ -248,55 +291,56 @@ class ImemnetC(datasets.ArrowBasedBuilder):
         )
 
     def _split_generators(self, dl_manager):
-        if _AUDIO in self.config.modalities and (problem := audio_backend_problem()):
+        if AUDIO in self.config.modalities and (problem := audio_backend_problem()):
             raise ImportError(problem)  # now, not after the archives are listed and half the examples written
-        plan = self._plan(dl_manager)
+        plan = self._plan(dl_manager, extract=not dl_manager.is_streaming)
         split_generators = []
-        for split, ((argument, table), *lookups) in plan.splits.items():
+        for split, tables in plan.tables.items():
+            argument = self.config.own_input(split)[0]
+            lookups = {name: table for name, table in tables.items() if name != argument}
             if plan.media:
-                rows = self._rows_with_media(table, _MEDIA_IDS[argument], plan.media)
-                gen_kwargs = {"shards": plan.media.shards(rows, self.config.rows_per_shard), "media": plan.media}
+                gen_kwargs = {"shards": plan.media.shards(plan.located(split), self.config.rows_per_shard)}
+                gen_kwargs["media"] = plan.media
             else:
-                gen_kwargs = {"shards": _chunks(table.rows, self.config.rows_per_shard)}
-            split_generators.append(datasets.SplitGenerator(name=split, gen_kwargs={**gen_kwargs, **dict(lookups)}))
+                gen_kwargs = {"shards": _chunks(tables[argument].rows, self.config.rows_per_shard)}
+            split_generators.append(datasets.SplitGenerator(name=split, gen_kwargs={**gen_kwargs, **lookups}))
         return split_generators
 
-    def _plan(self, dl_manager, streaming=None, unreadable_archives=None):
-        """What a load reads, found before anything is generated: per split its annotation tables,
-        the splits left out (their own annotation file unavailable), and where each needed media
-        file lies (`streaming` as the download manager's mode unless given; `unreadable_archives`
-        as in `_Media`). `imemnet-c check` reports on this same plan."""
+    def _plan(self, dl_manager, extract, unreadable_archives=None):
+        """What a load reads, found before anything is generated (see `make_plan`): per split its
+        annotation tables, the splits left out (their own annotation file unavailable), and where
+        each needed media file lies; with `extract`, the archive members used are extracted into
+        the cache (what a prepared load reads). `unreadable_archives` as in `Media`."""
         if self.config.missing_media not in _MISSING_MEDIA_CHOICES:
             raise ValueError(f"missing_media={self.config.missing_media!r}: expected one of {_MISSING_MEDIA_CHOICES}.")
         data_dir = self._checked_data_dir()
         found = sorted(dl_manager.iter_files(data_dir)) if data_dir else []
         annotations = _AnnotationFiles(found, dl_manager)
         absent = {}
-        for split, inputs in self.config.splits.items():
-            argument, name = next(iter(inputs.items()))  # the split's own file; the others are shared
+        for split in self.config.splits:
             try:
-                annotations.read(argument, name)
+                annotations.read(*self.config.own_input(split))
             except _UnavailableAnnotations as error:
                 absent[split] = error
         if len(absent) == len(self.config.splits):
             raise next(iter(absent.values()))
         for split, error in absent.items():
             logger.warning(f"The {split} split of {self.config.name} is left out: {error}")
-        splits = {
-            split: [(argument, annotations.read(argument, name)) for argument, name in inputs.items()]
+        tables = {
+            split: {argument: annotations.read(argument, name) for argument, name in inputs.items()}
             for split, inputs in self.config.splits.items()
             if split not in absent
         }
         media = None
         if self.config.needs_media:
             needed = collections.defaultdict(set)
-            for (argument, table), *_ in splits.values():
-                for modality, field in _MEDIA_IDS[argument].items():
-                    needed[modality].update(getattr(row, field) for row in table.rows)
-            streaming = dl_manager.is_streaming if streaming is None else streaming
-            media = _Media(found, needed, self._cache_dir_root, streaming, unreadable_archives)
+            for split, split_tables in tables.items():
+                argument = self.config.own_input(split)[0]
+                for modality, field in MEDIA_ID_FIELDS[argument].items():
+                    needed[modality].update(getattr(row, field) for row in split_tables[argument].rows)
+            media = Media.find(found, needed, self._cache_dir_root, extract, unreadable_archives)
         self._absent_splits = set(absent)
-        return _Plan(splits, absent, annotations, media)
+        return Plan(self.config, tables, absent, annotations.origins, media, self._cache_dir_root)
 
     def as_dataset(self, split=None, *args, **kwargs):
         self._explain_absent_split(split, available=self.info.splits or {})
@@ -313,10 +357,10 @@ class ImemnetC(datasets.ArrowBasedBuilder):
         """Says why a split the config has is not there, when it is asked for."""
         asked = {part.split("[")[0].strip() for part in split.split("+")} if isinstance(split, str) else set()
         for name in sorted(asked & self.config.splits.keys() - set(available)):
-            file = next(iter(self.config.splits[name].values()))
+            file = self.config.own_input(name)[1]
             raise ValueError(
                 f"The {name!r} split of {self.config.name} is absent: its annotation file {file} was neither in "
-                f"data_dir nor downloadable from {_ANNOTATION_URLS[file]} when the splits were made. Put {file} "
+                f"data_dir nor downloadable from {ANNOTATION_URLS[file]} when the splits were made. Put {file} "
                 f"in data_dir (at any depth) and load again. The splits there are: {', '.join(sorted(available))}."
             )
 
@@ -362,34 +406,6 @@ class ImemnetC(datasets.ArrowBasedBuilder):
     def _skips_bad_media(self):
         return self.config.missing_media == "skip"
 
-    def _rows_with_media(self, table, id_fields, media):
-        """(row, {modality: location}) for each row whose media files are all in data_dir; the others
-        are an error, before anything is generated, or with missing_media="skip" left out and counted."""
-        located, missing = [], {modality: set() for modality in id_fields}
-        for row in table.rows:
-            where = {
-                modality: media.locations[modality].get(getattr(row, field)) for modality, field in id_fields.items()
-            }
-            for modality, location in where.items():
-                if location is None:
-                    missing[modality].add(getattr(row, id_fields[modality]))
-            if all(where.values()):
-                located.append((row, where))
-        if not any(missing.values()):
-            return located
-        if self._skips_bad_media:
-            logger.warning(
-                f"missing_media='skip': left out {len(table.rows) - len(located)} examples of {table.name} whose media are missing."
-            )
-            return located
-        raise FileNotFoundError(
-            f"Media files named in {table.name} are missing from data_dir={self.config.data_dir} "
-            f"(searched {media.searched}):\n"
-            + "".join(_describe_missing(modality, sorted(ids)) for modality, ids in missing.items() if ids)
-            + 'Add the missing downloads to data_dir (see the dataset card), or pass missing_media="skip" '
-            "to leave out the examples whose media are missing."
-        )
-
     def _checked_data_dir(self):
         """The absolute data_dir; None only for configs that need no media."""
         if self.config.data_dir is None:
@@ -418,7 +434,7 @@ def load(config_name="image", data_dir=None, *, split=None, streaming=False, cac
     """
     if data_dir is not None:  # the cache is named after data_dir: make it the same from any working folder
         data_dir = os.path.abspath(os.path.expanduser(data_dir))
-    if _DATASETS_RUNS_SCRIPTS:
+    if DATASETS_RUNS_SCRIPTS:
         return datasets.load_dataset(
             __file__,
             config_name,
@@ -439,17 +455,26 @@ def load(config_name="image", data_dir=None, *, split=None, streaming=False, cac
     return builder.as_dataset(split=split)
 
 
-def _planned(config_name, data_dir, streaming, cache_dir=None, unreadable_archives=None, **options):
-    """A config's builder and its plan (see `ImemnetC._plan`), made as a load makes them but
-    generating nothing: for `imemnet-c check` and the VA pairs."""
+def make_plan(config_name, data_dir=None, *, extract=False, cache_dir=None, unreadable_archives=None, **options):
+    """The `Plan` of a config over `data_dir`: what a load of it reads, made as a load makes it
+    (annotation files read, absent splits left out, every media file found, each archive listed once
+    and its listing kept) but generating no example. With `extract=True` the archive members used
+    are also extracted into the datasets cache, as a prepared load does; by default nothing is
+    extracted and members are read in place. `options` are config fields (`missing_media`, ...);
+    `unreadable_archives` as in `Media.find`."""
     data_dir = data_dir and os.path.abspath(os.path.expanduser(data_dir))
     builder = ImemnetC(config_name=config_name, data_dir=data_dir, cache_dir=cache_dir, **options)
     downloads = datasets.DownloadConfig(cache_dir=os.path.join(builder._cache_dir_root, "downloads"))
     dl_manager = datasets.DownloadManager(dataset_name="imemnet_c", download_config=downloads)
-    return builder, builder._plan(dl_manager, streaming, unreadable_archives)
+    return builder._plan(dl_manager, extract, unreadable_archives)
 
 
-_DATASETS_RUNS_SCRIPTS = int(datasets.__version__.split(".")[0]) < 4
+def song_of(clip_id):
+    """The DEAM song a clip id (`<song>-<segment>`) is a segment of."""
+    return clip_id.partition("-")[0]
+
+
+DATASETS_RUNS_SCRIPTS = int(datasets.__version__.split(".")[0]) < 4
 
 # What decodes (and on datasets 4+ also writes) an Audio column, per datasets line, and how to get it.
 _AUDIO_BACKEND = (
@@ -457,7 +482,7 @@ _AUDIO_BACKEND = (
         "modules": ("soundfile", "librosa"),
         "install": "pip install soundfile librosa   (the [audio-librosa] extra of imemnet-c)",
     }
-    if _DATASETS_RUNS_SCRIPTS
+    if DATASETS_RUNS_SCRIPTS
     else {
         "modules": ("torch", "torchcodec.decoders"),
         "install": (
@@ -501,13 +526,13 @@ def _batches(examples, rows=64, media_bytes=16 << 20):
 
 
 def _image_fields(row):
-    return {"image_id": row.id, "valence": row.valence, "arousal": row.arousal, "source": _image_source(row.id)}
+    return {"image_id": row.id, "valence": row.valence, "arousal": row.arousal, "source": image_source(row.id)}
 
 
 def _music_fields(row):
     return {
         "clip_id": row.id,
-        "song_id": row.id.partition("-")[0],
+        "song_id": song_of(row.id),
         "caption": row.caption,
         "valence": row.valence,
         "arousal": row.arousal,
@@ -532,7 +557,7 @@ def _paired_fields(pair, clip_rows, image_rows):
 # Annotations
 
 
-class _Row(NamedTuple):
+class Row(NamedTuple):
     key: int
     id: str
     valence: float
@@ -540,14 +565,14 @@ class _Row(NamedTuple):
     caption: str | None = None
 
 
-class _Pair(NamedTuple):
+class Pair(NamedTuple):
     key: int
     clip_id: str
     image_id: str
     score: float
 
 
-class _Table(NamedTuple):
+class Table(NamedTuple):
     name: str  # where it was read from, for messages
     rows: tuple
 
@@ -559,7 +584,7 @@ class _Table(NamedTuple):
         return first
 
 
-_NO_ROW = _Row(key=-1, id="", valence=None, arousal=None, caption=None)
+_NO_ROW = Row(key=-1, id="", valence=None, arousal=None, caption=None)
 
 
 class _AnnotationFiles:
@@ -584,7 +609,7 @@ class _AnnotationFiles:
         if name in self._local:
             self.origins[name] = self._local[name]
             return parser(self._local[name])
-        url = _ANNOTATION_URLS[name]
+        url = ANNOTATION_URLS[name]
         try:  # streaming, the download happens when the parser opens the URL
             table = parser(self._dl_manager.download(url))
         except (OSError, ImportError) as error:  # ImportError: datasets 5 without fsspec's http extra
@@ -600,7 +625,7 @@ class _UnavailableAnnotations(ConnectionError):
     """An annotation file neither in data_dir nor downloadable."""
 
 
-def _read_va_table(path, with_caption):
+def read_va_table(path, with_caption):
     """Rows of image_va.csv or music_va.csv: the first named column is the id; valence, arousal
     (and caption) are found by name, case-insensitively; ids stay strings exactly as written."""
     name = os.path.basename(path)
@@ -629,7 +654,7 @@ def _read_va_table(path, with_caption):
                     f"{path}, line {row_line}: {len(cells)} fields, expected {len(header)} as in the header."
                 )
             rows.append(
-                _Row(
+                Row(
                     key=len(rows),
                     id=cells[id_column],
                     valence=_unit_interval_value(cells[columns["valence"]], path, row_line, "valence"),
@@ -641,10 +666,10 @@ def _read_va_table(path, with_caption):
         raise ValueError(
             f"{path} has a header but no rows: expected one row per {'clip' if with_caption else 'image'}."
         )
-    return _Table(name=name, rows=tuple(rows))
+    return Table(name=name, rows=tuple(rows))
 
 
-def _read_pairs(path):
+def read_pairs(path):
     """Lines `music_clip_id image_id matching_score` of IMEMNet's matching files; blank lines are ignored."""
     rows = []
     with open(path, encoding="utf-8-sig") as f:
@@ -659,7 +684,7 @@ def _read_pairs(path):
                 )
             clip_id, image_id, score = fields
             rows.append(
-                _Pair(
+                Pair(
                     key=line_number,
                     clip_id=clip_id,
                     image_id=image_id,
@@ -668,13 +693,13 @@ def _read_pairs(path):
             )
     if not rows:
         raise ValueError(f"{path} holds no pairs: expected lines `music_clip_id image_id matching_score`.")
-    return _Table(name=os.path.basename(path), rows=tuple(rows))
+    return Table(name=os.path.basename(path), rows=tuple(rows))
 
 
 _PARSERS = {
-    "images": lambda path: _read_va_table(path, with_caption=False),
-    "clips": lambda path: _read_va_table(path, with_caption=True),
-    "pairs": _read_pairs,
+    "images": lambda path: read_va_table(path, with_caption=False),
+    "clips": lambda path: read_va_table(path, with_caption=True),
+    "pairs": read_pairs,
 }
 
 
@@ -690,7 +715,7 @@ def _unit_interval_value(text, path, line, column):
     return float(numpy.float32(value))
 
 
-def _image_source(image_id):
+def image_source(image_id):
     """`iaps`, `naps` or `emotic`, from the id pattern (IAPS ids are numbers, NAPS ids `Category_001_h`)."""
     if re.fullmatch(r"\d+(\.\d+)?", image_id):
         return "iaps"
@@ -700,10 +725,10 @@ def _image_source(image_id):
 
 
 def _describe_missing(modality, ids):
-    if modality == _IMAGES:
+    if modality == IMAGES:
         by_source = collections.defaultdict(list)
         for media_id in ids:
-            by_source[_image_source(media_id)].append(media_id)
+            by_source[image_source(media_id)].append(media_id)
     else:
         by_source = {"deam": ids}
     return (
@@ -718,18 +743,54 @@ def _describe_missing(modality, ids):
 # Media
 
 
-class _Location(NamedTuple):
+class Location(NamedTuple):
     container: str  # a loose file, or the archive holding the member
     member: str | None  # the member's name in the archive; None for a loose file
     size: int
     offset: int | None = None  # where the member's data lie in its archive (a tar's: in the uncompressed tar)
 
 
-class _Plan(NamedTuple):
-    splits: dict  # {split: [(argument, _Table), ...]}, the split's own table first
-    absent: dict  # {split: why it is left out}
-    annotations: "_AnnotationFiles"
-    media: "_Media | None"
+class Plan(NamedTuple):
+    """What a load of one config reads (`make_plan`), found before anything is generated."""
+
+    config: ImemnetCConfig
+    tables: dict  # {split: {argument: Table}}: the split's own table (config.own_input) and its lookups
+    absent: dict  # {split: why it is left out}: its own annotation file is unavailable
+    origins: dict  # {annotation file: its path in data_dir, or the URL it was downloaded from}
+    media: "Media | None"  # None for the annotation-only configs
+    cache_dir: str  # the datasets cache of this config (its downloads and archive listings)
+
+    def rows(self, split):
+        """The rows (`Row`, or `Pair` for paired) whose examples make `split`."""
+        return self.tables[split][self.config.own_input(split)[0]].rows
+
+    def located(self, split):
+        """(row, {modality: Location}) for each row of `split` whose media files are all in data_dir;
+        the others are an error naming them, or with missing_media="skip" left out and counted."""
+        table = self.tables[split][self.config.own_input(split)[0]]
+        id_fields = MEDIA_ID_FIELDS[self.config.own_input(split)[0]]
+        located, missing = [], {modality: set() for modality in id_fields}
+        for row in table.rows:
+            where = {modality: self.media.locations[modality].get(getattr(row, f)) for modality, f in id_fields.items()}
+            for modality, location in where.items():
+                if location is None:
+                    missing[modality].add(getattr(row, id_fields[modality]))
+            if all(where.values()):
+                located.append((row, where))
+        if not any(missing.values()):
+            return located
+        if self.config.missing_media == "skip":
+            logger.warning(
+                f"missing_media='skip': left out {len(table.rows) - len(located)} examples of {table.name} whose media are missing."
+            )
+            return located
+        raise FileNotFoundError(
+            f"Media files named in {table.name} are missing from data_dir={self.config.data_dir} "
+            f"(searched {self.media.searched}):\n"
+            + "".join(_describe_missing(modality, sorted(ids)) for modality, ids in missing.items() if ids)
+            + 'Add the missing downloads to data_dir (see the dataset card), or pass missing_media="skip" '
+            "to leave out the examples whose media are missing."
+        )
 
 
 class _Shard(NamedTuple):
@@ -740,7 +801,7 @@ def _chunks(rows, size):
     return [_Shard(tuple(rows[start : start + size])) for start in range(0, len(rows), size)] or [_Shard(())]
 
 
-def _media_id(path, modality):
+def media_file_id(path, modality):
     """The id a media file stands for (its name without extension), or None if it is not one."""
     parts = re.split(r"[\\/]", path)
     if any(part.startswith("__MACOSX") for part in parts) or parts[-1].startswith((".", "__")):
@@ -749,37 +810,45 @@ def _media_id(path, modality):
     return stem if dot and f".{extension.lower()}" in modality.extensions else None
 
 
-class _Media:
-    """Where the media file of each id the annotations name lies in data_dir, found before anything
-    is generated. Each archive is listed once, its listing kept (see `_Archive`). Prepared, the
-    members used are extracted into the datasets cache and examples point to those files;
-    streaming, members are read in place by random access, in the order they lie in."""
+class Media:
+    """Where the media file of each id the annotations name lies in data_dir (`Media.find`).
 
-    def __init__(self, found, needed, cache_root, streaming, unreadable_archives=None):
-        """`needed`: {modality: the ids the annotation files name}. An archive that cannot be read
-        is an error, or with a dict as `unreadable_archives` recorded there ({path: why})."""
-        self.streaming = streaming
-        self.scratch_dir = cache_root
-        self.needed = needed
+    - `needed`: {modality: the ids the annotation files name}; `locations`: {modality: {id: its
+      `Location`}} for those found (a loose file, or an archive member);
+    - `duplicates`: (modality, id, the file used, another file for that id) where they differ;
+    - `archives`: the `Archive`s holding media used, by path; `listed`: every archive listed;
+      `loose`: the files outside archives; `searched`: what was searched, for messages;
+    - `extracted`: whether the members used were extracted into the cache (a prepared load reads
+      those files); otherwise they are read in place (streaming), in the order they lie in.
+    """
+
+    def __init__(self, needed, cache_root, extracted):
+        self.needed, self.scratch_dir, self.extracted = needed, cache_root, extracted
         self.locations = {modality: {} for modality in needed}
-        self.duplicates = []  # (modality, id, the file used, another file for that id)
-        self.archives = {}  # the archives holding media this config uses, by path
-        self.listed = {}  # every archive listed, by path
+        self.duplicates, self.archives, self.listed, self.loose, self.searched = [], {}, {}, [], ""
+
+    @classmethod
+    def find(cls, found, needed, cache_root, extract, unreadable_archives=None):
+        """Finds the `needed` ids among the `found` files of data_dir: loose files in name order,
+        then each archive, listed once (its listing kept, see `Archive`); with `extract`, the members
+        used are extracted into the cache. An archive that cannot be read is an error, or with a
+        dict as `unreadable_archives` recorded there ({path: why})."""
+        media = cls(needed, cache_root, extract)
         archive_paths = [path for path in found if path.lower().endswith(_ARCHIVE_EXTENSIONS)]
-        loose = self.loose = [path for path in found if not path.lower().endswith(_ARCHIVE_EXTENSIONS)]
-        self.searched = f"{len(loose)} files" + (
+        media.loose = [path for path in found if not path.lower().endswith(_ARCHIVE_EXTENSIONS)]
+        media.searched = f"{len(media.loose)} files" + (
             f" and the archives {', '.join(map(os.path.basename, archive_paths))}" if archive_paths else ""
         )
-        for path in loose:
-            self._add(_Location(path, None, os.stat(path).st_size))
+        for path in media.loose:
+            media._add(Location(path, None, os.stat(path).st_size))
         for path in archive_paths:
-            archive = self.listed[path] = _Archive(path, cache_root)
+            archive = media.listed[path] = Archive(path, cache_root)
             try:
-                members = archive.members(extract=None if streaming else self._unlocated)
-                used = [member for member in members if self._add(member)]
+                members = archive.members(extract=media._unlocated if extract else None)
+                used = [member for member in members if media._add(member)]
                 if used:
-                    self.archives[path] = archive
-                    if not streaming:
+                    media.archives[path] = archive
+                    if extract:
                         archive.extract(used)
             except _UnreadableArchive as error:
                 if unreadable_archives is None:
@@ -791,23 +860,24 @@ class _Media:
                 raise OSError(
                     errno.ENOSPC,
                     f"No space left on device while extracting {path} into the datasets cache ({cache_root}). "
-                    "Free some space there, or pass cache_dir=<a folder on a larger disk>; the next run goes on "
-                    "from what is complete.",
+                    "Free some space there, or pass cache_dir=<a folder on a larger disk>; the next run keeps "
+                    "the members already extracted whole and extracts the rest.",
                 ) from error
+        return media
 
     def _unlocated(self, name):
         """Whether an archive member is the media file of a needed id that no earlier file provides."""
         return any(
             media_id in self.needed[modality] and media_id not in self.locations[modality]
             for modality in self.needed
-            if (media_id := _media_id(name, modality))
+            if (media_id := media_file_id(name, modality))
         )
 
     def _add(self, location):
         """Records `location` for the needed ids it is the first file of; says whether it was."""
         taken = False
         for modality, located in self.locations.items():
-            media_id = _media_id(location.member or location.container, modality)
+            media_id = media_file_id(location.member or location.container, modality)
             if media_id not in self.needed[modality]:
                 continue
             first = located.setdefault(media_id, location)
@@ -823,7 +893,7 @@ class _Media:
     def shards(self, located, rows_per_shard):
         """Rows in chunks: prepared, in the annotation file's order; streamed, in the order their
         media lie in (pairs: by clip, so that each archive is read front to back and each clip once)."""
-        if self.streaming:
+        if not self.extracted:
             located = sorted(
                 located, key=lambda row_where: [(where.container, where.offset or 0) for where in row_where[1].values()]
             )
@@ -832,15 +902,15 @@ class _Media:
     def read(self, shards, skip_unreadable):
         """(row, {modality name: file}) for every row of the shards whose media files are readable."""
         skipped, checked = 0, {}  # each file's problem, by location: pairs share their clips and pictures
-        with _RandomAccess(self.archives, self.scratch_dir) as members:
+        with self.reader() as members:
             for shard in shards:
                 for row, where in shard.rows:
                     files, problems = {}, []
                     for modality, location in where.items():
-                        file = files[modality.name] = self._file(location, members)
+                        file = files[modality.name] = self.file(location, members)
                         if location not in checked:
                             with _opened(file) as stream:
-                                checked[location] = _media_problem(stream, location.size, file["path"], modality)
+                                checked[location] = media_problem(stream, location.size, file["path"], modality)
                         problems.append(checked[location])
                     if any(problems):
                         if not skip_unreadable:
@@ -857,20 +927,25 @@ class _Media:
         the check needs (its header and, for pictures, its last bytes)."""
         if location.member is None:
             with io.open(location.container, "rb") as stream:  # noqa: UP020  (see Archives)
-                return _media_problem(stream, location.size, location.container, modality)
+                return media_problem(stream, location.size, location.container, modality)
         problems = self.listed[location.container].problems
         if problems is not None:
             return problems.get(location.member)
         with members.open(location) as stream:
-            return _media_problem(stream, location.size, location.member, modality)
+            return media_problem(stream, location.size, location.member, modality)
 
-    def _file(self, location, members):
-        """What an Image or Audio column holds: a local path (prepared), or the member's bytes (streamed)."""
+    def file(self, location, members):
+        """What an Image or Audio column holds for `location`: a local path (extracted, or a loose
+        file), or the member's bytes read through `members` (a `MemberReader` of these media)."""
         if location.member is None:
             return {"path": location.container, "bytes": None}
-        if not self.streaming:
+        if self.extracted:
             return {"path": self.archives[location.container].extracted(location.member), "bytes": None}
         return {"path": location.member, "bytes": members.read(location)}
+
+    def reader(self):
+        """A `MemberReader` of the archives these media use: `with media.reader() as members: ...`."""
+        return MemberReader(self.archives, self.scratch_dir)
 
 
 _UNREADABLE_ADVICE = ' Replace it with a good copy (download it again), or pass missing_media="skip" to leave it out.'
@@ -885,16 +960,16 @@ def _opened(file):
     return io.BytesIO(file["bytes"]) if file["bytes"] is not None else io.open(file["path"], "rb")  # noqa: UP020  (see Archives)
 
 
-def _media_problem(stream, size, path, modality):
+def media_problem(stream, size, path, modality):
     """What makes a media file of `size` bytes unusable (empty, not an image or audio file,
     truncated), or None, from its header and, for pictures, its last bytes only: JPEG, PNG and PCM
     WAV by their markers, anything else by Pillow or libsndfile. A readable file in another format
     than its extension says is fine: decoders go by content."""
-    where = f"{path} (the {modality.name} of {_media_id(path, modality)})"
+    where = f"{path} (the {modality.name} of {media_file_id(path, modality)})"
     if not size:
         return f"{where} is empty (0 bytes)."
     try:
-        return (_image_problem if modality == _IMAGES else _audio_problem)(stream, size, where)
+        return (_image_problem if modality == IMAGES else _audio_problem)(stream, size, where)
     except (PIL.UnidentifiedImageError, soundfile.LibsndfileError) as error:
         return f"{where} is not a readable {modality.name} file ({type(error).__name__})."
     except (OSError, RuntimeError, EOFError) as error:  # what Pillow says of a picture cut short in its headers
@@ -932,7 +1007,7 @@ def _audio_problem(stream, size, where):
 # Paths made of member names go through io.open, os.stat and string operations, not open and
 # os.path: datasets patches those in this module for URLs, where "::" chains paths.
 
-_ARCHIVE_CACHE = "imemnet_c_archives"  # in the datasets cache: per archive, its index and extracted members
+ARCHIVE_CACHE = "imemnet_c_archives"  # in the datasets cache: per archive, its index and extracted members
 _INDEX_VERSION = 2  # 2: a tar's listing holds the media checks made as it passed
 _DECOMPRESSORS = {"bzip2": bz2.open, "xz": lzma.open}  # gzip goes through rapidgzip: parallel, seekable
 _MAGIC = {b"\x1f\x8b": "gzip", b"BZh": "bzip2", b"\xfd7zXZ\x00": "xz"}
@@ -948,7 +1023,7 @@ _ARCHIVE_ERRORS = (
 )
 
 
-class _Archive:
+class Archive:
     """A zip or tar download. Its members (name, size, offset) are listed in one pass and kept in
     the datasets cache, in a folder named after the archive's absolute path, size and modification
     time: a changed archive is listed anew, an unchanged one never again. A tar.gz keeps rapidgzip's
@@ -959,7 +1034,7 @@ class _Archive:
         path, stat = os.path.abspath(path), os.stat(path)
         self.path = path
         self.folder = os.path.join(
-            cache_root, _ARCHIVE_CACHE, f"{_digest(path)}-{_digest(path, stat.st_size, stat.st_mtime_ns)}"
+            cache_root, ARCHIVE_CACHE, f"{_digest(path)}-{_digest(path, stat.st_size, stat.st_mtime_ns)}"
         )
         self.is_zip = zipfile.is_zipfile(path)
         self.compression = None if self.is_zip else _compression(path)
@@ -980,7 +1055,7 @@ class _Archive:
 
     def extract(self, members):
         """Extracts the members not already extracted whole, reading each by random access."""
-        missing = [m for m in members if not _has_size(self.extracted(m.member), m.size)]
+        missing = [m for m in members if not has_size(self.extracted(m.member), m.size)]
         if not missing:
             return
         if self.compression in _DECOMPRESSORS:  # no seek points: one more pass over the archive
@@ -989,7 +1064,7 @@ class _Archive:
             return
         with contextlib.ExitStack() as stack:
             open_member = self.opener(stack, scratch_dir=None)
-            for member in _progress(sorted(missing, key=lambda m: m.offset), f"Extracting {self.path}", "files"):
+            for member in progress(sorted(missing, key=lambda m: m.offset), f"Extracting {self.path}", "files"):
                 self._write(member.member, open_member(member))
 
     def opener(self, stack, scratch_dir):
@@ -1023,10 +1098,10 @@ class _Archive:
                 return None
             if index["seek_points"]:
                 seek_points, size = index["seek_points"]
-                if not _has_size(os.path.join(self.folder, seek_points), size):
+                if not has_size(os.path.join(self.folder, seek_points), size):
                     return None
                 self.seek_points = os.path.join(self.folder, seek_points)
-            members = [_Location(self.path, name, size, offset) for name, size, offset in index["members"]]
+            members = [Location(self.path, name, size, offset) for name, size, offset in index["members"]]
             left_out, self.problems = index["left_out"], index["problems"]
         except (OSError, ValueError, KeyError, TypeError):
             return None
@@ -1042,23 +1117,23 @@ class _Archive:
         try:
             with (
                 contextlib.closing(self._zip_entries() if self.is_zip else self._tar_entries()) as entries,
-                _progress(None, description, "B", os.path.getsize(self.path)) as progress,
+                progress(None, description, "B", os.path.getsize(self.path)) as bar,
             ):
                 for name, size, offset, read, position in entries:
-                    progress.update(position - progress.n)
+                    bar.update(position - bar.n)
                     reason = _unsafe(name)
                     if reason:
                         logger.warning(f"{self.path}: {reason.format(name=repr(name))}")
                         left_out.append((name, reason))
                         continue
-                    members.append(_Location(self.path, name, size, offset))
+                    members.append(Location(self.path, name, size, offset))
                     extracted = extract and extract(name)
                     if extracted:
                         self._write(name, read())
                     modality = problems is not None and _modality_of(name)
                     if modality:  # a tar passes by once: check its media now, for `imemnet-c check`
                         with io.open(self.extracted(name), "rb") if extracted else read() as stream:  # noqa: UP020
-                            if problem := _media_problem(stream, size, name, modality):
+                            if problem := media_problem(stream, size, name, modality):
                                 problems[name] = problem
         except _ARCHIVE_ERRORS as error:
             if isinstance(error, OSError) and error.errno == errno.ENOSPC:
@@ -1139,7 +1214,7 @@ class _Archive:
                 shutil.rmtree(os.path.join(parent, name), ignore_errors=True)
 
 
-class _RandomAccess:
+class MemberReader:
     """Reads archive members by location, each archive opened once and closed on exit (rapidgzip
     aborts at interpreter exit if a reader is left open); the last member read from each archive is
     kept, so that consecutive pairs of one clip read it once."""
@@ -1176,7 +1251,7 @@ class _UnreadableArchive(ValueError):
 
 
 def _modality_of(name):
-    return next((modality for modality in (_IMAGES, _AUDIO) if _media_id(name, modality)), None)
+    return next((modality for modality in (IMAGES, AUDIO) if media_file_id(name, modality)), None)
 
 
 def _unsafe(name):
@@ -1196,7 +1271,7 @@ def _compression(path):
     return next((name for magic, name in _MAGIC.items() if head.startswith(magic)), None)
 
 
-def _has_size(path, size):
+def has_size(path, size):
     try:
         return os.stat(path).st_size == size
     except OSError:
@@ -1207,6 +1282,6 @@ def _digest(*parts):
     return hashlib.sha256("\0".join(map(str, parts)).encode()).hexdigest()[:16]
 
 
-def _progress(iterable, description, unit, total=None):
+def progress(iterable, description, unit, total=None):
     """datasets' progress bar (its switches turn it off), shown only for what lasts over two seconds."""
     return datasets.utils.logging.tqdm(iterable, desc=description, unit=unit, unit_scale=True, total=total, delay=2)

@@ -33,9 +33,9 @@ SHOWN = 5  # ids or files named per problem in the human-readable report
 
 def source_of(modality, media_id):
     """Where a media file comes from: iaps, naps, emotic/<part> or clips."""
-    if modality is imemnet_c._AUDIO:
+    if modality is imemnet_c.AUDIO:
         return "clips"
-    source = imemnet_c._image_source(media_id)
+    source = imemnet_c.image_source(media_id)
     if source != "emotic":
         return source
     return "emotic/" + next(
@@ -69,22 +69,22 @@ def check(data_dir, configs=CONFIGS, cache_dir=None):
     plans, unreadable_archives = {}, {}
     for name in configs:
         try:
-            builder, plan = imemnet_c._planned(name, data_dir, True, cache_dir, unreadable_archives)
+            plan = imemnet_c.make_plan(name, data_dir, cache_dir=cache_dir, unreadable_archives=unreadable_archives)
         except (ValueError, ConnectionError) as error:  # a malformed or unavailable annotation file
             report["configs"][name] = {"error": str(error)}
             continue
-        plans[name], cache_root = plan, builder._cache_dir_root
+        plans[name], cache_root = plan, plan.cache_dir
         report["configs"][name] = {
-            "splits": {split: len(tables[0][1].rows) for split, tables in plan.splits.items()},
+            "splits": {split: len(plan.rows(split)) for split in plan.tables},
             "absent_splits": {split: str(why) for split, why in plan.absent.items()},
         }
-        for file, origin in plan.annotations.origins.items():
+        for file, origin in plan.origins.items():
             report["annotation_files"][file] = {"in_data_dir": not origin.startswith("https://"), "from": origin}
         for split, why in plan.absent.items():
-            file = next(iter(builder.config.splits[split].values()))
+            file = plan.config.own_input(split)[1]
             report["annotation_files"][file] = {"in_data_dir": False, "from": None, "unavailable": str(why)}
         report["load_calls"][name] = load_call(name, data_dir)
-    if any(imemnet_c._AUDIO in imemnet_c.ImemnetC.builder_configs[name].modalities for name in configs):
+    if any(imemnet_c.AUDIO in imemnet_c.ImemnetC.builder_configs[name].modalities for name in configs):
         report["audio_backend"] = imemnet_c.audio_backend_problem() or "ok"
     media = [plan.media for plan in plans.values()]
     report["sources"] = _sources(media, data_dir)
@@ -102,7 +102,7 @@ def check(data_dir, configs=CONFIGS, cache_dir=None):
 
 def load_call(config, data_dir):
     """The call that loads `config` with the installed datasets."""
-    if imemnet_c._DATASETS_RUNS_SCRIPTS:
+    if imemnet_c.DATASETS_RUNS_SCRIPTS:
         return f'load_dataset("{imemnet_c.__file__}", "{config}", data_dir="{data_dir}", trust_remote_code=True)'
     return f'imemnet_c.load("{config}", data_dir="{data_dir}")'
 
@@ -135,8 +135,8 @@ def _sources(media, data_dir):
             entry["found"] += 1
             located.append((modality, media_id, location, config_media))
     with contextlib.ExitStack() as stack:
-        members = {id(m): stack.enter_context(imemnet_c._RandomAccess(m.archives, m.scratch_dir)) for m in media}
-        for modality, media_id, location, config_media in imemnet_c._progress(located, "Checking media files", "files"):
+        members = {id(m): stack.enter_context(m.reader()) for m in media}
+        for modality, media_id, location, config_media in imemnet_c.progress(located, "Checking media files", "files"):
             if problem := config_media.problem(location, modality, members[id(config_media)]):
                 source(modality, media_id)["unreadable"][media_id] = problem
     return {name: sources[name] for name in SOURCES if name in sources}
@@ -177,7 +177,7 @@ def _loose_files(media, data_dir):
     ignored = [
         os.path.relpath(path, data_dir)
         for path in sorted(found - used)
-        if os.path.basename(path) not in imemnet_c._ANNOTATION_URLS
+        if os.path.basename(path) not in imemnet_c.ANNOTATION_URLS
     ]
     return dict(folders), ignored
 
@@ -190,13 +190,13 @@ def _disk(plans, cache_root):
         for m, location in _located([plan.media for plan in plans.values()])
         if location.member is not None
     }
-    rows = sum(len(tables[0][1].rows) for plan in plans.values() for tables in plan.splits.values())
+    rows = sum(len(plan.rows(split)) for plan in plans.values() for split in plan.tables)
     existing = cache_root
     while not os.path.isdir(existing):
         existing = os.path.dirname(existing)
     return {
         "cache_dir": cache_root,
-        "extract_bytes": sum(size for path, size in extracted.items() if not imemnet_c._has_size(path, size)),
+        "extract_bytes": sum(size for path, size in extracted.items() if not imemnet_c.has_size(path, size)),
         "arrow_bytes": rows * ARROW_BYTES_PER_EXAMPLE,
         "free_bytes": shutil.disk_usage(existing).free,
     }

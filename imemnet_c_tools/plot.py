@@ -49,10 +49,10 @@ def plot(annotations, out):
 
 
 def _images(axis, path):
-    rows = imemnet_c._read_va_table(path, with_caption=False).rows
+    rows = imemnet_c.read_va_table(path, with_caption=False).rows
     for source, colour in SOURCE_COLOURS.items():  # EMOTIC takes 10 values per axis: area shows the count
         points = collections.Counter(
-            (round(row.valence, 3), round(row.arousal, 3)) for row in rows if imemnet_c._image_source(row.id) == source
+            (round(row.valence, 3), round(row.arousal, 3)) for row in rows if imemnet_c.image_source(row.id) == source
         )
         axis.scatter(
             [v for v, _ in points],
@@ -67,14 +67,14 @@ def _images(axis, path):
 
 
 def _music(axis, path):
-    rows = imemnet_c._read_va_table(path, with_caption=True).rows
+    rows = imemnet_c.read_va_table(path, with_caption=True).rows
     axis.hexbin([r.valence for r in rows], [r.arousal for r in rows], gridsize=40, cmap="Purples", mincnt=1)
     _frame(axis, f"Music clips (music_va.csv, {len(rows):,})")
 
 
 def _scores(axis, paths):
     for split, path in paths.items():
-        scores = [pair.score for pair in imemnet_c._read_pairs(path).rows]
+        scores = [pair.score for pair in imemnet_c.read_pairs(path).rows]
         axis.hist(scores, bins=50, range=(0, 1), histtype="step", linewidth=1.5, label=f"{split} ({len(scores):,})")
     axis.set(title="IMEMNet matching scores", xlabel="matching score", ylabel="pairs", xlim=(0, 1))
     axis.legend(loc="upper left")

@@ -47,14 +47,14 @@ def load(tmp_path):
 
 
 def archive_calls(monkeypatch, method):
-    """The archives (file names) on which `_Archive.<method>` is called, as loads in this process go."""
-    calls, original = [], getattr(imemnet_c._Archive, method)
+    """The archives (file names) on which `Archive.<method>` is called, as loads in this process go."""
+    calls, original = [], getattr(imemnet_c.Archive, method)
 
     def spy(archive, *args, **kwargs):
         calls.append(os.path.basename(archive.path))
         return original(archive, *args, **kwargs)
 
-    monkeypatch.setattr(imemnet_c._Archive, method, spy)
+    monkeypatch.setattr(imemnet_c.Archive, method, spy)
     return calls
 
 

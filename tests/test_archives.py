@@ -52,7 +52,7 @@ def build(config, data_dir, cache, streaming):
 
 
 def index_files(cache):
-    root = os.path.join(cache, imemnet_c._ARCHIVE_CACHE)
+    root = os.path.join(cache, imemnet_c.ARCHIVE_CACHE)
     return sorted(os.path.join(root, folder, "index.json") for folder in os.listdir(root))
 
 
@@ -91,7 +91,7 @@ def test_a_changed_archive_is_listed_again(downloads, tmp_path, listings, change
     listings.clear()
     build("music", downloads, tmp_path / "cache", streaming=True)
     assert listings == ["IMEMNet_clips.tar.gz"]
-    assert len(os.listdir(tmp_path / "cache" / imemnet_c._ARCHIVE_CACHE)) == 3  # the old version's listing is gone
+    assert len(os.listdir(tmp_path / "cache" / imemnet_c.ARCHIVE_CACHE)) == 3  # the old version's listing is gone
 
 
 @pytest.mark.parametrize("damage", ["garbage", "cut short", "seek points cut short", "seek points gone"])
@@ -121,7 +121,7 @@ def test_members_read_at_random_from_a_tar_gz_are_byte_identical_to_tarfiles(tmp
     members.update({f"pad/{i}.bin": os.urandom(300_000) for i in range(30)})  # several MB: several seek points
     path = tmp_path / "clips.tar.gz"
     sample.write_tar(str(path), members, compress=True)
-    archive = imemnet_c._Archive(str(path), str(tmp_path / "cache"))
+    archive = imemnet_c.Archive(str(path), str(tmp_path / "cache"))
     listed = archive.members()
     with tarfile.open(path) as tar:
         expected = {info.name: tar.extractfile(info).read() for info in tar}
@@ -129,7 +129,7 @@ def test_members_read_at_random_from_a_tar_gz_are_byte_identical_to_tarfiles(tmp
         open_member = archive.opener(stack, scratch_dir=None)
         for location in reversed(listed):  # backwards: every read is a seek
             assert open_member(location).read() == expected[location.member]
-    kept = imemnet_c._Archive(str(path), str(tmp_path / "cache"))
+    kept = imemnet_c.Archive(str(path), str(tmp_path / "cache"))
     assert kept.members() == listed and kept.seek_points == archive.seek_points
 
 
@@ -137,13 +137,13 @@ def test_streamed_pairs_come_grouped_by_clip_in_the_archives_order_each_clip_rea
     downloads, tmp_path, monkeypatch
 ):
     clips_as_tar_gz(downloads)
-    reads, opener = collections.Counter(), imemnet_c._Archive.opener
+    reads, opener = collections.Counter(), imemnet_c.Archive.opener
 
     def counting_opener(archive, stack, scratch_dir):
         open_member = opener(archive, stack, scratch_dir)
         return lambda location: reads.update([location.member]) or open_member(location)
 
-    monkeypatch.setattr(imemnet_c._Archive, "opener", counting_opener)
+    monkeypatch.setattr(imemnet_c.Archive, "opener", counting_opener)
     builder = imemnet_c.ImemnetC(config_name="paired", data_dir=str(downloads), cache_dir=str(tmp_path / "cache"))
     clip_ids = [pair["clip_id"] for pair in builder.as_streaming_dataset(split="train").decode(False)]
     groups = [clip for i, clip in enumerate(clip_ids) if i == 0 or clip_ids[i - 1] != clip]
@@ -156,22 +156,22 @@ def test_streamed_pairs_come_grouped_by_clip_in_the_archives_order_each_clip_rea
 
 def test_a_long_listing_shows_a_progress_bar_that_datasets_switch_turns_off(downloads, tmp_path, monkeypatch, capsys):
     clips_as_tar_gz(downloads)
-    entries = imemnet_c._Archive._tar_entries
+    entries = imemnet_c.Archive._tar_entries
 
     def slow_entries(archive):  # a pass of over two seconds, like a real tar.gz
         for entry in entries(archive):
             time.sleep(0.4)
             yield entry
 
-    monkeypatch.setattr(imemnet_c._Archive, "_tar_entries", slow_entries)
+    monkeypatch.setattr(imemnet_c.Archive, "_tar_entries", slow_entries)
     path = str(downloads / f"{CLIPS}.gz")
     datasets.enable_progress_bars()
     try:
-        imemnet_c._Archive(path, str(tmp_path / "shown")).members()
+        imemnet_c.Archive(path, str(tmp_path / "shown")).members()
     finally:
         datasets.disable_progress_bars()
     assert f"Listing {path}" in capsys.readouterr().err
-    imemnet_c._Archive(path, str(tmp_path / "hidden")).members()
+    imemnet_c.Archive(path, str(tmp_path / "hidden")).members()
     assert "Listing" not in capsys.readouterr().err
 
 
@@ -203,13 +203,13 @@ INDEXING = textwrap.dedent(
     import sys, time
     sys.path.insert(0, {root!r})
     import imemnet_c
-    entries = imemnet_c._Archive._tar_entries
+    entries = imemnet_c.Archive._tar_entries
     def slow_entries(self):  # so that the parent can kill it mid-way
         for entry in entries(self):
             print("member", flush=True)
             time.sleep({delay})
             yield entry
-    imemnet_c._Archive._tar_entries = slow_entries
+    imemnet_c.Archive._tar_entries = slow_entries
     builder = imemnet_c.ImemnetC(config_name="music", data_dir={data_dir!r}, cache_dir={cache!r})
     builder.download_and_prepare()
     print("rows", builder.as_dataset(split="train").num_rows, flush=True)

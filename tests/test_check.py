@@ -65,7 +65,7 @@ def test_the_sample_is_complete_exit_0_with_the_load_call(capsys, cache):
     assert {name: row["found"] for name, row in table(text).items()} == expected
     assert all(row["missing"] == row["unreadable"] == row["two files"] == 0 for row in table(text).values())
     assert "paired: train 16 examples, validation 8 examples, test 10 examples" in text
-    call = "load_dataset(" if imemnet_c._DATASETS_RUNS_SCRIPTS else "imemnet_c.load("
+    call = "load_dataset(" if imemnet_c.DATASETS_RUNS_SCRIPTS else "imemnet_c.load("
     assert f"{call}" in text and f'"paired", data_dir="{SAMPLE}"' in text
     assert "Audio: decodes." in text
 

@@ -46,7 +46,7 @@ def test_music_va_rows_round_trip_through_the_parser(rows):
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "music_va.csv")
         write_csv(path, ["", "clip", "valence", "arousal", "caption"], [(i, *row) for i, row in enumerate(rows)])
-        parsed = imemnet_c._read_va_table(path, with_caption=True).rows
+        parsed = imemnet_c.read_va_table(path, with_caption=True).rows
     assert [(r.id, r.valence, r.arousal, r.caption) for r in parsed] == [
         (clip, float32(valence), float32(arousal), caption) for clip, valence, arousal, caption in rows
     ]
@@ -59,7 +59,7 @@ def test_matching_lines_round_trip_through_the_parser(pairs):
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "val_matching.txt")
         sample.write_annotations(folder, pairs={"val": [(c, i, repr(s)) for c, i, s in pairs]})
-        parsed = imemnet_c._read_pairs(path).rows
+        parsed = imemnet_c.read_pairs(path).rows
     assert [(p.clip_id, p.image_id, p.score) for p in parsed] == [(c, i, float32(s)) for c, i, s in pairs]
 
 
@@ -73,8 +73,8 @@ def test_matching_lines_round_trip_through_the_parser(pairs):
 def test_any_id_is_matched_to_its_file_whatever_the_extension_case(media_id, extension, upper, folder):
     cased = "".join(c.upper() if u else c for c, u in zip(extension, upper, strict=False))
     path = f"{folder}/{media_id}{cased}".lstrip("/")
-    assert imemnet_c._media_id(path, imemnet_c._IMAGES) == media_id
-    assert imemnet_c._media_id(path, imemnet_c._AUDIO) is None
+    assert imemnet_c.media_file_id(path, imemnet_c.IMAGES) == media_id
+    assert imemnet_c.media_file_id(path, imemnet_c.AUDIO) is None
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -210,12 +210,12 @@ PREPARE = textwrap.dedent(
     import sys, time
     sys.path.insert(0, {root!r})
     import imemnet_c
-    check = imemnet_c._media_problem
+    check = imemnet_c.media_problem
     def slow_check(*args):  # so that the parent can kill it mid-way
         print("checked", flush=True)
         time.sleep({delay})
         return check(*args)
-    imemnet_c._media_problem = slow_check
+    imemnet_c.media_problem = slow_check
     builder = imemnet_c.ImemnetC(config_name="image", data_dir={data_dir!r}, cache_dir={cache!r})
     builder.download_and_prepare()  # the builder of this module, patched (load_dataset would run a copy)
     print("rows", builder.as_dataset(split="train").num_rows, flush=True)
