@@ -1,20 +1,33 @@
-"""The README's promises stay true: its commands and its "What happens when ..." table, each of
-whose rows names the tests that check it."""
+"""The README and the pages of docs/ keep their promises: the README is one short page that opens
+with the two commands and a user's three steps; every link between the pages leads somewhere; and
+every row of the "What happens when ..." table in docs/reliability.md names the tests that check it."""
 
 import ast
+import glob
 import os
 import re
 
 from conftest import ROOT
 
-README = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+README_PATH = os.path.join(ROOT, "README.md")
+RELIABILITY_PATH = os.path.join(ROOT, "docs", "reliability.md")
+PAGES = [README_PATH, *sorted(glob.glob(os.path.join(ROOT, "docs", "*.md")))]
+
+
+def read(path):
+    return open(path, encoding="utf-8").read()
+
+
+README = read(README_PATH)
+# What a reader sees on the repository's front page: the README after its YAML metadata block.
+README_BODY = README.split("\n---\n", 1)[1] if README.startswith("---\n") else README
 
 
 def defined_tests(*files):
     names = set()
     for name in files or os.listdir(os.path.join(ROOT, "tests")):
         if name.startswith("test_") and name.endswith(".py"):
-            tree = ast.parse(open(os.path.join(ROOT, "tests", name), encoding="utf-8").read())
+            tree = ast.parse(read(os.path.join(ROOT, "tests", name)))
             names |= {
                 node.name for node in tree.body if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")
             }
@@ -22,8 +35,33 @@ def defined_tests(*files):
 
 
 def table_rows():
-    section = README.split("## What happens when ...", 1)[1].split("\n## ", 1)[0]
+    section = read(RELIABILITY_PATH).split("# What happens when ...", 1)[1]
     return [line for line in section.splitlines() if line.startswith("| ") and not line.startswith(("| ...", "| ---"))]
+
+
+def links(path):
+    """The targets of the Markdown links of a page, code blocks left out."""
+    text = re.sub(r"```.*?```", "", read(path), flags=re.S)
+    return re.findall(r"\]\(([^)\s]+)\)", text)
+
+
+def local_links(path):
+    """(file, anchor or None) of each link of a page to a file of this repository."""
+    found = []
+    for target in links(path):
+        if re.match(r"[a-z]+:", target):  # https:, mailto:
+            continue
+        file, _, anchor = target.partition("#")
+        file = os.path.normpath(os.path.join(os.path.dirname(path), file)) if file else path
+        found.append((file, anchor or None))
+    return found
+
+
+def anchors(path):
+    """The anchors GitHub gives the headings of a Markdown page."""
+    text = re.sub(r"```.*?```", "", read(path), flags=re.S)
+    headings = re.findall(r"^#+ (.+)$", text, flags=re.M)
+    return {re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-") for heading in headings}
 
 
 def test_every_row_of_the_what_happens_table_names_existing_tests():
@@ -42,10 +80,36 @@ def test_every_reliability_test_has_a_row():
 
 
 def test_the_readme_opens_with_the_two_commands_ci_runs_the_same():
-    assert README.index("make demo") < README.index("make test") < 400
-    assert "make test" in open(os.path.join(ROOT, ".ci", "run"), encoding="utf-8").read()
+    assert README_BODY.index("make demo") < README_BODY.index("make test") < 400
+    assert "make test" in read(os.path.join(ROOT, ".ci", "run"))
 
 
 def test_the_three_steps_of_a_user_follow_the_two_commands():
-    steps = [README.index(step) for step in ("make test", "pip install .", "imemnet-c check ~/", "imemnet_c.load(")]
+    steps = [
+        README_BODY.index(step) for step in ("make test", "pip install .", "imemnet-c check ~/", "imemnet_c.load(")
+    ]
     assert steps == sorted(steps) and steps[-1] < 1500
+
+
+def test_the_readme_is_one_short_page():
+    assert len(README.splitlines()) <= 160
+
+
+def test_the_readme_links_to_a_page_on_each_topic():
+    linked = {os.path.relpath(file, ROOT) for file, _ in local_links(README_PATH)}
+    for page in ("loading", "check", "export", "training", "releases", "reliability", "archives", "architecture"):
+        assert f"docs/{page}.md" in linked, page
+
+
+def test_every_link_of_the_readme_and_the_docs_leads_to_an_existing_file_and_heading():
+    for page in PAGES:
+        for file, anchor in local_links(page):
+            where = f"{os.path.relpath(page, ROOT)} links to {os.path.relpath(file, ROOT)}"
+            assert os.path.exists(file), where
+            if anchor is not None:
+                assert anchor in anchors(file), f"{where}#{anchor}: no such heading"
+
+
+def test_every_page_of_the_docs_is_linked_from_the_readme_or_another_page():
+    linked = {file for page in PAGES for file, _ in local_links(page) if file != page}
+    assert set(PAGES[1:]) <= linked
