@@ -9,6 +9,8 @@ import re
 
 from conftest import ROOT
 
+import imemnet_c
+
 README_PATH = os.path.join(ROOT, "README.md")
 RELIABILITY_PATH = os.path.join(ROOT, "docs", "reliability.md")
 PAGES = [README_PATH, *sorted(glob.glob(os.path.join(ROOT, "docs", "*.md")))]
@@ -113,3 +115,12 @@ def test_every_link_of_the_readme_and_the_docs_leads_to_an_existing_file_and_hea
 def test_every_page_of_the_docs_is_linked_from_the_readme_or_another_page():
     linked = {file for page in PAGES for file, _ in local_links(page) if file != page}
     assert set(PAGES[1:]) <= linked
+
+
+def test_the_architecture_page_names_the_loaders_seam_and_tools_as_they_are():
+    page = read(os.path.join(ROOT, "docs", "architecture.md"))
+    assert "# The public seam" in page and "# The public seam" in read(os.path.join(ROOT, "imemnet_c.py"))
+    for name in ("Archive", "MemberReader"):
+        assert f"`{name}`" in page and name in imemnet_c.__all__, name
+    for tool in ("check", "demo", "export", "pairs", "plot", "sample"):
+        assert f"`{tool}`" in page and os.path.isfile(os.path.join(ROOT, "imemnet_c_tools", f"{tool}.py")), tool
