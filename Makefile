@@ -7,7 +7,7 @@ OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
 PIP_INSTALL := -m pip install --quiet --disable-pip-version-check
 FFMPEG_LIBS := libavcodec59 libavformat59 libavutil57 libavdevice59 libavfilter8 libswscale6 libswresample4
 
-.PHONY: demo test test-36 test-5 smoke-oldest lint ffmpeg sample plot clean
+.PHONY: demo test test-36 test-5 smoke-oldest lint ffmpeg sample plot bench bench-realistic clean
 
 .venv/.installed: requirements.txt requirements-test.txt requirements-plot.txt
 	$(PYTHON) -m venv .venv
@@ -63,6 +63,17 @@ sample: .venv/.installed
 # The card's figure, from the real annotation files (ANNOTATIONS=folder holding them).
 plot: .venv/.installed
 	.venv/bin/python -m imemnet_c_tools.plot --annotations $(or $(ANNOTATIONS),../shared/reference) --out docs/va_space.png
+
+# The benchmarks behind BENCHMARKS.md (benchmarks/, not in the package): they rewrite its figures,
+# and run long at the default sizes. ARGS passes options: make bench ARGS="--sizes 1000 --runs 1";
+# all of them: .venv/bin/python -m benchmarks.bench --help.
+bench: .venv/.installed
+	$(OFFLINE) .venv/bin/python -m benchmarks.bench $(ARGS)
+
+# Real-size downloads, in each environment in turn: each run fills its datasets version's columns.
+bench-realistic: .venv/.installed .venv-5/.installed ffmpeg
+	$(OFFLINE) .venv/bin/python -m benchmarks.bench --realistic $(ARGS)
+	$(OFFLINE) .venv-5/bin/python -m benchmarks.bench --realistic $(ARGS)
 
 clean:
 	rm -rf .venv .venv-5 .venv-2 .hf-demo .hf-smoke .pytest_cache

@@ -1,5 +1,6 @@
-"""The tools beside the loader: the `imemnet-c` command (cli), its check, demo, export and bench,
-and the sample, figure and benchmark-data writers."""
+"""The tools beside the loader: the `imemnet-c` command (cli, with what its commands share in
+command), its check, demo and export, the MMVA pairs, and the sample, figure and digest writers.
+The benchmarks live outside the package, in the repository's `benchmarks/`."""
 
 import os
 

@@ -313,3 +313,9 @@ def run(args):
         return 2
     print(json.dumps(report, indent=1) if args.json else render(report))
     return 0 if report["complete"] else 1
+
+
+if __name__ == "__main__":
+    from imemnet_c_tools.command import alias
+
+    alias()

@@ -153,6 +153,6 @@ def run(args):
 
 
 if __name__ == "__main__":
-    from imemnet_c_tools import cli
+    from imemnet_c_tools.command import alias
 
-    cli.alias("export")
+    alias()

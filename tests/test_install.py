@@ -1,12 +1,13 @@
 """`pip install .` gives the loader and the `imemnet-c` command, which works from any folder with
-what the package carries (the card, its figure, the sample); every subcommand says what it does."""
+what the package carries (the card, its figure, the sample), and no benchmark; every subcommand
+says what it does."""
 
 import os
 import subprocess
 import sys
 
 import pytest
-from conftest import SAMPLE
+from conftest import ROOT, SAMPLE
 
 import imemnet_c
 from imemnet_c_tools import cli
@@ -56,6 +57,16 @@ def test_pip_install_gives_the_command_which_checks_the_sample_from_any_folder(i
     paths = where.stdout.split()
     assert len(paths) == 4 and all(path.startswith(str(installed)) and os.path.exists(path) for path in paths)
     assert sorted(os.listdir(paths[1])) == sorted(os.listdir(SAMPLE))
+
+
+def test_the_package_holds_the_loader_and_its_tools_and_no_benchmark(installed):
+    benchmarks = {name for name in os.listdir(os.path.join(ROOT, "benchmarks")) if name.endswith(".py")}
+    assert {"bench.py", "realbench.py", "pairbench.py", "realdata.py"} <= benchmarks
+    top = {name for name in os.listdir(installed) if not name.endswith(".dist-info") and name != "__pycache__"}
+    assert top == {"bin", "imemnet_c.py", "imemnet_c_tools"}
+    tools = {name for _, _, files in os.walk(installed / "imemnet_c_tools") for name in files if name.endswith(".py")}
+    assert {"cli.py", "check.py", "demo.py", "export.py"} <= tools
+    assert not (tools & benchmarks) - {"__init__.py"}
 
 
 @pytest.mark.parametrize("command", sorted(cli.COMMANDS))

@@ -1,6 +1,6 @@
 """Realistic-size synthetic downloads for the benchmark: what a researcher's data_dir looks like.
 
-    python -m imemnet_c_tools.realdata /tmp/imemnet-c-real [--clips 800] [--pictures 1000]
+    python -m benchmarks.realdata /tmp/imemnet-c-real [--clips 800] [--pictures 1000]
 
 writes two data_dirs that share their pictures (hard links) and differ in how the clips arrived:
 - `targz/`: the clips in one `IMEMNet_clips.tar.gz`;
@@ -24,18 +24,11 @@ import zipfile
 import numpy
 from PIL import Image
 
+from benchmarks.ids import clip_ids, picture_ids
 from imemnet_c_tools import sample
 
 SECONDS, RATE = 10, 44100
 PAIRS_PER_PICTURE = 5
-
-
-def clip_ids(count):
-    return [f"{1000 + index // 13}-{9 + index % 13}" for index in range(count)]
-
-
-def picture_ids(count):
-    return [f"COCO_train2014_{index:012d}" for index in range(count)]
 
 
 def wav_clip(seed):

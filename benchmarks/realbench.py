@@ -1,9 +1,9 @@
-"""The realistic mode of `imemnet_c_tools.bench`: the loader on downloads of real size (`imemnet_c_tools.realdata`:
+"""The realistic mode of `benchmarks.bench`: the loader on downloads of real size (`benchmarks.realdata`:
 10 s 44.1 kHz stereo WAV clips in one tar.gz or one zip, 640x480 JPEGs in a zip and in a folder,
 about five pairs per clip and per picture), against the floors a researcher would compare with:
 one Python gzip read of the clip archive, `tar -xzf`, `unzip`.
 
-    imemnet-c bench --realistic [--clips 800] [--pictures 1000] [--runs 3] [--work /tmp/imemnet-c-real]
+    python -m benchmarks.bench --realistic [--clips 800] [--pictures 1000] [--runs 3] [--work /tmp/imemnet-c-real]
 
 Each load runs in a fresh process, first with a fresh cache (cold), then again with the cache it
 left (warm: listings kept, prepared datasets reused). Reported per config and mode: time to the
@@ -30,8 +30,8 @@ import uuid
 
 import rapidgzip
 
-from imemnet_c_tools import realdata
-from imemnet_c_tools.pairbench import pairs_throughput  # noqa: F401  (run by name in the measured process)
+from benchmarks import realdata
+from benchmarks.pairbench import pairs_throughput  # noqa: F401  (run by name in the measured process)
 
 PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SECTION, END = "## Realistic sizes", "## Findings"
@@ -182,7 +182,7 @@ def measure(function, arguments, work, cache):
     free_before = _free(work)
     lowest, stderr_times, err = [free_before], [], []
     process = subprocess.Popen(
-        [sys.executable, "-m", "imemnet_c_tools.bench", "--realistic-measure", spec],
+        [sys.executable, "-m", "benchmarks.bench", "--realistic-measure", spec],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         cwd=PROJECT,
@@ -247,7 +247,7 @@ def run(work, clips, pictures, runs):
     realdata.write(data, clips, pictures)
     archive = os.path.join(data, "targz", "IMEMNet_clips.tar.gz")
     with fresh_cache(work) as cache:
-        members = [(m.offset, m.size) for m in imemnet_c._Archive(archive, cache).members()]
+        members = [(m.offset, m.size) for m in imemnet_c.Archive(archive, cache).members()]
     clips_mb = sum(size for _, size in members) / 1e6
     pictures = os.path.join(data, "targz", "emotic_extracted"), os.path.join(data, "targz", "emotic.zip")
     pictures_mb = (_size(pictures[0]) + os.path.getsize(pictures[1])) / 1e6
@@ -340,7 +340,7 @@ def report(all_results, runs, command_line):
         f"Written by `{command_line}` on {time.strftime('%Y-%m-%d')}, in each environment "
         f"(datasets {', '.join(versions)}): {os.cpu_count()} cores, Python {platform.python_version()}. "
         f"Medians of {runs} runs, each in a fresh process; times exclude Python's start and module imports "
-        "(datasets, this loader, torch and torchcodec where installed). Data from `imemnet_c_tools.realdata`: "
+        "(datasets, this loader, torch and torchcodec where installed). Data from `benchmarks/realdata.py`: "
         f"{some['clip_archive_mb']:,.0f} MB of clips in one tar.gz (the same clips in one deflated zip), "
         f"pictures half in a zip and half in a folder, {some['media_mb']:,.0f} MB of media in all; "
         "about five pairs per clip and per picture. *Cold*: a fresh cache; *warm*: the same load again, "
@@ -412,7 +412,7 @@ def _pairs_section(all_results, versions):
         "",
         f"One epoch of `imemnet_c_tools.pairs.va_pairs` over the targz data ({count:,} pairs: each picture and "
         "each clip anchors one), prepared, through `DataLoader(num_workers=2, batch_size=16)`, against a "
-        "hand-written torch `Dataset` opening the same files with PIL and soundfile (`imemnet_c_tools/pairbench.py`). "
+        "hand-written torch `Dataset` opening the same files with PIL and soundfile (`benchmarks/pairbench.py`). "
         "Both decode a picture to 224x224 RGB and a clip to one channel at 44.1 kHz; the page cache is warm for "
         "both. Memory: this process and its workers, at a tenth of the epoch / at its largest after that.",
         "",
@@ -547,5 +547,5 @@ def main(args):
     for path in glob.glob(os.path.join(args.work, "results-datasets-*.json")):
         with open(path) as f:
             by_version[os.path.basename(path)[len("results-datasets-") : -len(".json")]] = json.load(f)
-    write(by_version, args.runs, "imemnet-c bench --realistic " + args.command_tail, args.out)
+    write(by_version, args.runs, args.command_line, args.out)
     print(f"Wrote {args.out}")

@@ -1,7 +1,7 @@
 """The MMVA-style pairs of `imemnet_c_tools.pairs` through a PyTorch DataLoader (2 workers), against
 a hand-written torch Dataset that opens the same files with PIL and soundfile: decoded pairs per
 second, and the memory of the main process and its workers over the epoch. Part of
-`imemnet-c bench --realistic`, which runs it in a fresh process per run.
+`python -m benchmarks.bench --realistic`, which runs it in a fresh process per run.
 
 Both decode a pair the same way: the picture to 224x224 RGB, the clip to one channel at its own
 sampling rate, batched by 16. The page cache is warmed with every file first, so that neither

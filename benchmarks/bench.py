@@ -1,8 +1,9 @@
 """Benchmarks the loader against what a researcher would use instead, on synthetic media in the real
 layouts (an EMOTIC-style zip of JPEGs, a tar of 16-bit WAV clips, and both as extracted folders),
-and writes the medians into BENCHMARKS.md.
+and writes the medians into BENCHMARKS.md. From the repository's root (`make bench`):
 
-    imemnet-c bench [--sizes 1000 4000 16000] [--runs 3] [--work /tmp/imemnet-c-bench]
+    python -m benchmarks.bench [--sizes 1000 4000 16000] [--runs 3] [--work /tmp/imemnet-c-bench]
+    python -m benchmarks.bench --realistic [--clips 800] [--pictures 1000]   (benchmarks/realbench.py)
 
 Each measurement runs in a fresh process (peak RSS is that process's and its children's), with a
 fresh cache, side by side on the same files: the raw-read floor (zipfile/tarfile, plain reads),
@@ -27,8 +28,10 @@ import uuid
 import wave
 import zipfile
 
-from imemnet_c_tools import realbench
-from imemnet_c_tools.realbench import table
+from benchmarks import realbench
+from benchmarks.ids import clip_ids, picture_ids
+from benchmarks.realbench import table
+from imemnet_c_tools.command import HelpFormatter
 
 PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PAIRS_PER_CLIP = 5
@@ -36,14 +39,6 @@ DECODED_CAP = 3000  # streaming with decoding: examples per second over the firs
 
 
 # The data
-
-
-def image_ids(size):
-    return [f"COCO_train2014_{index:012d}" for index in range(size)]
-
-
-def clip_ids(size):
-    return [f"{1000 + index // 13}-{9 + index % 13}" for index in range(size)]
 
 
 def noise_jpeg(seed, side=128):
@@ -81,7 +76,7 @@ def make_data(root, size):
     from imemnet_c_tools import sample
 
     shutil.rmtree(root, ignore_errors=True)
-    images, clips = image_ids(size), clip_ids(size)
+    images, clips = picture_ids(size), clip_ids(size)
     pictures = [noise_jpeg(seed) for seed in range(64)]
     tones = [tone_wav(seed) for seed in range(32)]
     rng = random.Random(size)
@@ -327,7 +322,7 @@ def measure_here(name, data, cache):
 def measure(name, data, work):
     """One fresh process, one fresh cache: seconds, examples, peak RSS (MB) of the process tree, cache sizes."""
     cache = os.path.join(work, "cache-" + uuid.uuid4().hex)
-    command = [sys.executable, "-m", "imemnet_c_tools.bench", "--measure", name, "--data", data, "--cache", cache]
+    command = [sys.executable, "-m", "benchmarks.bench", "--measure", name, "--data", data, "--cache", cache]
     env = {**os.environ, "HF_HOME": os.path.join(work, "hf-home"), "PYTHONPATH": PROJECT}
     with open(cache + ".out", "w+") as out, open(cache + ".err", "w+") as err:
         process = subprocess.Popen(command, stdout=out, stderr=err, cwd=PROJECT, env=env)
@@ -484,11 +479,6 @@ def _memory_gb():
     return 0.0
 
 
-def _given():
-    """The arguments given to `imemnet-c bench` (or `python -m imemnet_c_tools.bench`)."""
-    return sys.argv[2:] if sys.argv[1:2] == ["bench"] else sys.argv[1:]
-
-
 def arguments(parser):
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 4000, 16000], help="examples per modality")
     parser.add_argument("--runs", type=int, default=3, help="runs per measurement (medians are reported)")
@@ -497,7 +487,7 @@ def arguments(parser):
     parser.add_argument(
         "--only", nargs="+", choices=list(MEASUREMENTS), metavar="NAME", help="a subset of the measurements, by name"
     )
-    parser.add_argument("--realistic", action="store_true", help="real sizes instead (imemnet_c_tools/realbench.py)")
+    parser.add_argument("--realistic", action="store_true", help="real sizes instead (benchmarks/realbench.py)")
     parser.add_argument("--clips", type=int, default=800, help="with --realistic: 10 s stereo clips")
     parser.add_argument("--pictures", type=int, default=1000, help="with --realistic: 640x480 JPEGs")
     parser.add_argument("--realistic-measure", help=argparse.SUPPRESS)
@@ -506,17 +496,22 @@ def arguments(parser):
     parser.add_argument("--cache", help=argparse.SUPPRESS)
 
 
-def run(args):
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.bench", description=__doc__, formatter_class=HelpFormatter
+    )
+    arguments(parser)
+    args = parser.parse_args(argv)
     if args.measure:
         return measure_here(args.measure, args.data, args.cache)
     if args.realistic_measure:
         return realbench.measure_here(args.realistic_measure)
+    args.command_line = " ".join([parser.prog, *argv])  # the report says how it was written
     if args.realistic:
-        args.command_tail = " ".join(a for a in _given() if a != "--realistic")
         return realbench.main(args)
     os.makedirs(args.work, exist_ok=True)
     results = measure_all(args.sizes, args.runs, args.work, args.only or list(MEASUREMENTS))
-    command = "imemnet-c bench " + " ".join(_given())
     with open(os.path.join(args.work, "results.json"), "w") as f:
         json.dump(results, f, indent=1)
     if not args.only:
@@ -527,11 +522,9 @@ def run(args):
             start = next((text.index(f"\n{h}") for h in (realbench.SECTION, realbench.END) if f"\n{h}" in text), None)
             kept = text[start + 1 :] if start is not None else ""
         with open(args.out, "w") as f:
-            f.write(report(results, args.runs, command.strip()) + ("\n" + kept if kept else ""))
+            f.write(report(results, args.runs, args.command_line) + ("\n" + kept if kept else ""))
         print(f"Wrote {args.out}")
 
 
 if __name__ == "__main__":
-    from imemnet_c_tools import cli
-
-    cli.alias("bench")
+    main()

@@ -1,0 +1,77 @@
+"""`python -m imemnet_c_tools.<name>` runs `imemnet-c <name>`: the same output and exit status, on
+a complete download and on a broken one; and no command module imports the command line."""
+
+import ast
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT, SAMPLE
+
+from imemnet_c_tools import cli, command
+
+FREE = re.compile(r"[\d.]+ [KMGT]?B free there")  # the free disk moves between two runs
+
+CASES = {  # (command, its arguments, what its output says, its exit status)
+    "check": ("check", [SAMPLE], "Complete. Load with:", 0),
+    "check-broken": ("check", ["{broken}"], "INCOMPLETE", 1),
+    "demo": ("demo", [], "image/train: 16 examples prepared, 16 streamed", None),  # 1 where audio cannot decode
+    "export": (
+        "export",
+        ["--data-dir", SAMPLE, "--out", "{out}", "--config", "image_annotations", "--overwrite"],
+        "Exported image_annotations to",
+        0,
+    ),
+}
+
+
+def test_every_command_has_its_alias_run_here():
+    assert {name for name, *_ in CASES.values()} == set(cli.COMMANDS)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_the_alias_gives_the_output_and_exit_status_of_the_command(case, tmp_path):
+    name, arguments, says, status = CASES[case]
+    broken = shutil.copytree(SAMPLE, tmp_path / "downloads")
+    os.remove(broken / "NAPS_BE.tar.gz")
+    arguments = [a.format(broken=broken, out=tmp_path / "out") for a in arguments]
+    environment = {**os.environ, "HF_HOME": str(tmp_path / "hf"), "HF_DATASETS_DISABLE_PROGRESS_BARS": "1"}
+    results = []
+    for started in ([f"imemnet_c_tools.{name}"], ["imemnet_c_tools.cli", name]):
+        result = subprocess.run(
+            [sys.executable, "-m", *started, *arguments],
+            cwd=ROOT,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        results.append((result.returncode, FREE.sub("<free>", result.stdout), result.stderr))
+    alias, command_line = results
+    assert alias == command_line
+    assert says in alias[1], alias
+    assert status is None or alias[0] == status, alias
+
+
+def test_no_command_module_imports_the_command_line():
+    """`cli` imports every command; a command importing `cli` back (for its alias) is a cycle, and so
+    is `command`, which both use, importing a command."""
+    for module in cli.COMMANDS.values():
+        assert "imemnet_c_tools.cli" not in imports(module), module.__name__
+    assert not imports(command) & {"imemnet_c_tools.cli", *(f"imemnet_c_tools.{name}" for name in cli.COMMANDS)}
+
+
+def imports(module):
+    """The modules (and `module.name`s) a module's source imports, wherever in it."""
+    with open(module.__file__, encoding="utf-8") as f:
+        tree = ast.parse(f.read())
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            imported |= {node.module, *(f"{node.module}.{alias.name}" for alias in node.names)}
+    return imported
