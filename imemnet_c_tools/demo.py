@@ -4,15 +4,11 @@ default from the bundled synthetic sample.
     imemnet-c demo [--data-dir DIR]
 """
 
-import os
-
 import datasets
 
 import imemnet_c
-from imemnet_c_tools import shipped
 from imemnet_c_tools.output import rounded
-
-SAMPLE = shipped(os.path.join("data", "sample"))
+from imemnet_c_tools.sample import SAMPLE
 
 
 def describe(example):

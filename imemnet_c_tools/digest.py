@@ -1,21 +1,20 @@
 """A digest of what every config gives, prepared and streaming, comparable across `datasets`
 versions: media reduced to what decoding gave (pixels; audio as 16-bit samples).
 
-    python -m imemnet_c_tools.digest [--data-dir data/sample]
+    python -m imemnet_c_tools.digest [--data-dir DIR] [--cache-dir DIR]
 
-prints JSON `{config: {split: sha256}}`; the test suite compares it between environments.
+prints JSON `{config/split/mode: sha256}`, by default of the bundled sample; the test suite
+compares it between environments.
 """
 
 import argparse
 import hashlib
 import json
-import os
 
 import datasets
 
 import imemnet_c
-
-SAMPLE = os.path.join(os.path.dirname(os.path.abspath(imemnet_c.__file__)), "data", "sample")
+from imemnet_c_tools.sample import SAMPLE
 
 
 def content(dataset):
@@ -54,7 +53,7 @@ def digest(data_dir, cache_dir=None):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data-dir", default=SAMPLE)
+    parser.add_argument("--data-dir", default=SAMPLE, help="(default: the bundled sample)")
     parser.add_argument("--cache-dir", default=None)
     args = parser.parse_args()
     datasets.logging.set_verbosity_error()

@@ -22,6 +22,10 @@ import zipfile
 
 from PIL import Image
 
+from imemnet_c_tools import shipped
+
+SAMPLE = shipped(os.path.join("data", "sample"))  # the committed sample, in a clone or installed
+
 # Invented ids, one group per real source and layout (see ../shared/docs/data-facts.md).
 IAPS_IDS = ["1001", "1002", "2040", "5301", "7500"]
 NAPS_IDS = ["Animals_901_h", "Faces_902_v", "Landscapes_903_h", "Objects_904_v"]

@@ -51,12 +51,13 @@ def test_pip_install_gives_the_command_which_checks_the_sample_from_any_folder(i
         tmp_path,
         sys.executable,
         "-c",
-        "import imemnet_c, imemnet_c_tools; from imemnet_c_tools.demo import SAMPLE; from imemnet_c_tools.export "
-        "import CARD; print(imemnet_c.__file__, SAMPLE, CARD, imemnet_c_tools.shipped('docs/va_space.png'))",
+        "import imemnet_c, imemnet_c_tools; from imemnet_c_tools import demo, digest; from imemnet_c_tools.export "
+        "import CARD; print(imemnet_c.__file__, demo.SAMPLE, digest.SAMPLE, CARD, imemnet_c_tools.shipped('docs/va_space.png'))",
     )
     paths = where.stdout.split()
-    assert len(paths) == 4 and all(path.startswith(str(installed)) and os.path.exists(path) for path in paths)
+    assert len(paths) == 5 and all(path.startswith(str(installed)) and os.path.exists(path) for path in paths)
     assert sorted(os.listdir(paths[1])) == sorted(os.listdir(SAMPLE))
+    assert paths[2] == paths[1]  # the digest's default is the same sample the demo loads
 
 
 def test_the_package_holds_the_loader_and_its_tools_and_no_benchmark(installed):
