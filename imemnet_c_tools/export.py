@@ -8,13 +8,17 @@ and split, media embedded, and a README.md dataset card that declares them.
 every pair would be huge): ids, caption, valence, arousal and score, as `paired_annotations` gives
 them; `--embed-paired-media` embeds them too. The `*_annotations` configs need no licensed media,
 for a public repository. The folder appears only once complete: it is written beside OUT under
-a temporary name, its shards in a hidden folder that no loader looks into until the last step.
+a hidden name of its own (`.OUT.exporting-<unique>`), its shards in a hidden folder that no loader
+looks into until the last step. What a killed export left there, the next export to OUT removes.
 """
 
+import contextlib
+import errno
 import glob
 import os
 import shutil
 import sys
+import tempfile
 
 import datasets
 import huggingface_hub
@@ -25,10 +29,16 @@ from huggingface_hub import DatasetCard
 import imemnet_c
 from imemnet_c_tools import shipped
 
+try:
+    import fcntl
+except ImportError:  # Windows: no locks, so what a killed export left stays beside OUT (hidden)
+    fcntl = None
+
 CARD = shipped("dataset_card.md")
 FIGURE = os.path.join("docs", "va_space.png")  # the card shows it
 MEDIA_CONFIGS = ["image", "music", "paired"]
 ANNOTATION_CONFIGS = ["image_annotations", "music_annotations", "paired_annotations"]
+STAGING, OWNER, ASIDE = ".exporting-", ".owner", ".replaced"  # .OUT.exporting-<unique>, its .owner, its .replaced
 
 
 def export(
@@ -40,13 +50,31 @@ def export(
     overwrite=False,
     cache_dir=None,
 ):
-    """Writes the export folder `out` and returns its path."""
-    out = os.path.abspath(out)
+    """Writes the export folder `out` and returns its path. Each export writes a staging folder of
+    its own beside `out`. Of two exports to one `out` at once, the second to finish replaces the
+    first's folder with `overwrite`, and otherwise fails with FileExistsError, leaving it whole."""
+    out = os.path.abspath(os.path.expanduser(out))
+    data_dir = data_dir and os.path.abspath(os.path.expanduser(data_dir))
     if os.path.isdir(out) and os.listdir(out) and not overwrite:
         raise FileExistsError(f"{out} is not empty: choose another --out, or pass --overwrite to replace it.")
-    staging = os.path.join(os.path.dirname(out), f".{os.path.basename(out)}.exporting")
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    _remove_abandoned(out)
+    staging, owner = _claim(out)
+    try:
+        _write(staging, data_dir, configs, embed_paired_media, max_shard_size, cache_dir)
+        _publish(staging, out, overwrite)
+    finally:
+        for leftover in (staging, staging + ASIDE):  # gone after a publish; a failed export's work
+            shutil.rmtree(leftover, ignore_errors=True)
+        os.remove(staging + OWNER)
+        owner.close()
+    print(f"Exported {', '.join(configs)} to {out}", flush=True)
+    return out
+
+
+def _write(staging, data_dir, configs, embed_paired_media, max_shard_size, cache_dir):
+    """The whole export inside `staging`: the shards of each config, the card and its figure."""
     work = os.path.join(staging, ".partial")  # loaders skip hidden folders: nothing here is data yet
-    shutil.rmtree(staging, ignore_errors=True)  # what an interrupted export left
     os.makedirs(work)
     infos, data_files = {}, {}
     for name in configs:
@@ -60,23 +88,72 @@ def export(
     _write_card(os.path.join(staging, "README.md"), infos, data_files, embed_paired_media)
     os.makedirs(os.path.join(staging, os.path.dirname(FIGURE)))
     shutil.copy(shipped(FIGURE), os.path.join(staging, FIGURE))
-    if os.path.exists(out):
-        replaced = f"{staging}.replaced"
-        os.rename(out, replaced)
-        os.rename(staging, out)
-        shutil.rmtree(replaced)
-    else:
-        os.rename(staging, out)
-    print(f"Exported {', '.join(configs)} to {out}", flush=True)
-    return out
+
+
+def _claim(out):
+    """A new staging folder beside `out` and its owner file `<staging>.owner`, which this export
+    keeps locked until it ends, however it ends (the system drops a dead process's locks)."""
+    parent, name = os.path.split(out)
+    descriptor, owner_path = tempfile.mkstemp(prefix=f".{name}{STAGING}", suffix=OWNER, dir=parent)
+    owner = os.fdopen(descriptor, "w")
+    if fcntl:
+        fcntl.flock(owner, fcntl.LOCK_EX)
+    owner.write(str(os.getpid()))  # written once locked: an empty owner file is one being claimed
+    owner.flush()
+    staging = owner_path[: -len(OWNER)]
+    os.mkdir(staging)
+    return staging, owner
+
+
+def _remove_abandoned(out):
+    """Removes what exports to `out` that never ended (killed, or the machine stopped) left beside
+    it: the staging folders whose owner file no running export holds."""
+    if not fcntl:
+        return
+    parent, name = os.path.split(out)
+    for entry in os.listdir(parent):
+        if not (entry.startswith(f".{name}{STAGING}") and entry.endswith(OWNER)):
+            continue
+        owner_path = os.path.join(parent, entry)
+        try:
+            with open(owner_path, "r+") as owner:
+                fcntl.flock(owner, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                if owner.read():
+                    staging = owner_path[: -len(OWNER)]
+                    for leftover in (staging, staging + ASIDE):
+                        shutil.rmtree(leftover, ignore_errors=True)
+                    os.remove(owner_path)
+        except (FileNotFoundError, BlockingIOError):  # removed meanwhile, or its export is running
+            continue
+
+
+def _publish(staging, out, overwrite):
+    """Renames the complete staging folder to `out`: one step where `out` is absent or empty. A
+    non-empty `out` (the one `overwrite` replaces, or one another export published meanwhile) is
+    replaced with `overwrite` (moved aside first, then removed), and otherwise kept."""
+    aside = staging + ASIDE
+    while True:
+        try:
+            os.rename(staging, out)
+            break
+        except OSError as error:
+            if error.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+        if not overwrite:
+            raise FileExistsError(
+                f"{out} was written by another export while this one ran: it is kept, and this export dropped. "
+                "Choose another --out, or pass --overwrite to replace it."
+            )
+        shutil.rmtree(aside, ignore_errors=True)
+        with contextlib.suppress(FileNotFoundError):  # another export moved it aside first
+            os.rename(out, aside)
+    shutil.rmtree(aside, ignore_errors=True)
 
 
 def _write_config(config_name, data_dir, staging, name, max_shard_size, cache_dir):
     """Prepares one config straight to Parquet (datasets embeds the media files) and moves the
     shards to `<name>/<split>-<index>-of-<count>.parquet`; returns the config's DatasetInfo."""
-    builder = imemnet_c.ImemnetC(
-        config_name=config_name, data_dir=data_dir and os.path.abspath(data_dir), cache_dir=cache_dir
-    )
+    builder = imemnet_c.ImemnetC(config_name=config_name, data_dir=data_dir, cache_dir=cache_dir)
     prepared, folder = os.path.join(staging, ".work", name), os.path.join(staging, name)
     builder.download_and_prepare(prepared, file_format="parquet", max_shard_size=max_shard_size)
     os.makedirs(folder)

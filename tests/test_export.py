@@ -2,6 +2,7 @@
 load_dataset (prepared and streaming) on this datasets version, with the script's content."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -126,14 +127,14 @@ def test_an_interrupted_export_leaves_nothing_that_loads_and_a_rerun_completes(t
     process.wait()
     assert process.returncode == -signal.SIGKILL
     assert not out.exists()
-    staging = tmp_path / ".out.exporting"
+    (staging,) = [path for path in tmp_path.glob(".out.exporting-*") if path.is_dir()]
     assert os.listdir(staging / ".partial" / "image")  # image was written...
     for config in (None, "image"):  # ... but is no dataset to any loader
         with pytest.raises((FileNotFoundError, ValueError)):
             datasets.load_dataset(str(staging), config, cache_dir=str(tmp_path / "parquet-cache"))
     rerun = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
-    assert not staging.exists()
+    assert not list(tmp_path.glob(".out.*"))  # the killed export's staging folder and its owner file
     assert (
         datasets.load_dataset(str(out), "music", split="train", cache_dir=str(tmp_path / "parquet-cache")).num_rows == 8
     )
@@ -144,3 +145,57 @@ def test_an_export_with_bad_input_fails_naming_it_and_leaves_no_folder(tmp_path,
     with pytest.raises(ValueError, match="music_va.csv, line 2: valence is 'loud'"):
         export(str(downloads), str(tmp_path / "out"), cache_dir=str(tmp_path / "c"))
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("overwrite", [False, True], ids=["without-overwrite", "with-overwrite"])
+def test_two_exports_to_one_out_at_once_leave_one_whole_export(tmp_path, overwrite):
+    """The first export is paused while writing, the second runs to its end, then the first goes on:
+    both succeed (with --overwrite) or one fails saying why, and OUT is one whole export."""
+    out = tmp_path / "out"
+
+    def start(n):
+        command = export_command(sys.executable, SAMPLE, out, "--cache-dir", tmp_path / f"cache-{n}")
+        environment = {**os.environ, "HF_HOME": str(tmp_path / f"home-{n}")}
+        return subprocess.Popen(
+            command + (["--overwrite"] if overwrite else []),
+            cwd=ROOT,
+            env=environment,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    first = start(1)
+    processes = [first]
+    try:
+        for line in first.stdout:
+            if line.startswith("Exporting music"):  # image is written in its staging folder
+                first.send_signal(signal.SIGSTOP)
+                break
+        processes.append(start(2))
+        processes[1].wait(timeout=600)
+        first.send_signal(signal.SIGCONT)
+        errors = [process.communicate(timeout=600)[1] for process in processes]
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+    statuses = [process.returncode for process in processes]
+    assert sorted(statuses) == ([0, 0] if overwrite else [0, 2]), errors
+    for status, error in zip(statuses, errors, strict=True):
+        assert "Traceback" not in error, error[-3000:]
+        if status:
+            assert re.search(r"error: .*(is not empty|was written by another export while this one ran)", error)
+    assert sorted(os.listdir(out)) == ["README.md", "docs", "image", "music", "paired"]
+    for config, rows in (("image", 16), ("music", 8)):
+        loaded = datasets.load_dataset(str(out), config, split="train", cache_dir=str(tmp_path / "parquet-cache"))
+        assert loaded.num_rows == rows
+    assert not list(tmp_path.glob(".out.*"))  # no staging folder, owner file or replaced folder left
+
+
+def test_a_data_dir_and_out_given_with_a_tilde_are_in_the_home_folder(tmp_path, annotated, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    out = export("~/downloads", "~/out", configs=["image_annotations"], cache_dir=str(tmp_path / "c"))
+    assert out == str(tmp_path / "out")
+    loaded = datasets.load_dataset(out, "image_annotations", split="train", cache_dir=str(tmp_path / "parquet-cache"))
+    assert loaded.num_rows == 16
