@@ -9,6 +9,17 @@ different modalities".
         pairs = va_pairs("~/imemnet_raw", split="train", seed=0, epoch=epoch)  # a datasets.IterableDataset
         loader = torch.utils.data.DataLoader(pairs, batch_size=32, num_workers=2, collate_fn=...)
 
+Splits hold songs out whole: IMEMNet's clips are segments of DEAM songs (`<song>-<segment>`), and
+its validation and test matching files name some segments of a song and not others, so a split by
+clip id would put neighbouring seconds of one recording on both sides. A song any of whose clips a
+held-out file names belongs to that held-out split, every segment of it; `split_rule="item"` gives
+the rule by id. Images are held out by id.
+
+The plan of a split (the annotation files read, every media file found and checked) is made once
+per process and kept, so that each epoch after the first costs only its draw. `preprocess` runs a
+function once per picture and once per clip and keeps the arrays in the datasets cache; `va_pairs`
+then draws the same pairs from it (`items=`), without decoding a file.
+
 The score's formula is not published, and neither paper's code is. The default kernel is an
 ASSUMPTION, not MMVA's formula: score = exp(-d / 0.384), d the Euclidean distance between the
 image's and the clip's (valence, arousal), both in [0, 1]. It is the one fit that reproduces part
@@ -19,11 +30,14 @@ to 0.5. Pass another named kernel and scale, or a callable, to use another.
 """
 
 import dataclasses
-import itertools
+import functools
+import logging
+import os
 from typing import NamedTuple
 
 import datasets
 import numpy
+import pyarrow
 
 import imemnet_c
 
@@ -33,7 +47,12 @@ KERNELS = {  # d: the Euclidean VA distance, in [0, sqrt(2)]; t: the scale
     "linear": lambda d, t: numpy.clip(1 - d / t, 0.0, 1.0),
 }
 DEFAULT_KERNEL, DEFAULT_SCALE = "exponential", 0.384
-MATCHING_SPLITS = ("validation", "test")  # held out: their images and clips never enter training pairs
+HELD_OUT = {"validation": "val_matching.txt", "test": "test_matching.txt"}  # never in a training pair
+SPLIT_RULES = ("song", "item")
+MAX_BALANCE = 1000  # score bins
+REJECTION_ROUNDS = 32  # balanced draws tried at random before an anchor's bin is searched in full
+
+logger = logging.getLogger(__name__)
 
 
 def va_score(image_va, music_va, kernel=DEFAULT_KERNEL, scale=DEFAULT_SCALE):
@@ -54,19 +73,30 @@ def _floats(values):
     return values if values.dtype == numpy.float32 else values.astype(numpy.float64)
 
 
-class _Item(NamedTuple):
-    id: str
-    va: tuple  # (valence, arousal)
-    location: object  # where its media file lies (imemnet_c._Location)
-    caption: str | None = None
+class Items(NamedTuple):
+    """The images and the clips of a split, each id once (its first annotation row, as `paired`
+    takes it), with its VA and where its data lie: a media `Location` (decoded pairs) or a row of
+    the preprocessed datasets (`preprocess`)."""
+
+    image_ids: tuple
+    image_va: numpy.ndarray  # (images, 2) float32
+    image_sources: tuple  # per image: a Location, or its row in the preprocessed images
+    clip_ids: tuple
+    clip_va: numpy.ndarray  # (clips, 2) float32
+    clip_sources: tuple
+    captions: tuple
+    media: tuple  # (image Media, clip Media) for decoded pairs; (images, clips) datasets when preprocessed
 
 
 @dataclasses.dataclass(frozen=True)
-class _Items:  # not a list: datasets shards the lists of gen_kwargs
-    images: tuple
-    clips: tuple
-    image_media: object  # the loader's _Media of each config: it gives a location's file
-    clip_media: object
+class _Planned:
+    """A split's items, as a key into this process's kept plans: what datasets fingerprints and what
+    a spawned DataLoader worker receives is this key, not the items (a new process plans again)."""
+
+    key: tuple
+
+    def items(self):
+        return _planned_items(*self.key)
 
 
 def va_pairs(
@@ -79,58 +109,167 @@ def va_pairs(
     kernel=DEFAULT_KERNEL,
     scale=DEFAULT_SCALE,
     balance=None,
+    split_rule="song",
     streaming=False,
     sampling_rate=None,
     num_shards=64,
     cache_dir=None,
     missing_media="error",
+    items=None,
 ):
     """One epoch of random image-music pairs, as a `datasets.IterableDataset` of `num_shards` shards
     (DataLoader workers and `split_dataset_by_node` ranks each take their own shards: every pair
-    once). Each image and each clip of the split is the anchor of `pairs_per_item` pairs, its
-    partner drawn at random from the other modality; the same (seed, epoch) gives the same pairs.
+    once; `state_dict()` resumes it). Each image and each clip of the split is the anchor of
+    `pairs_per_item` pairs, its partner drawn at random from the other modality; the same
+    (seed, epoch) gives the same pairs.
 
-    - `split`: "train" (the items that neither IMEMNet's validation nor its test matching file names:
-      items in no matching file are training items), "validation" or "test" (the items that file
-      names), or None (every item).
+    - `split`: "train" (every item not held out for validation or test), "validation" or "test"
+      (the images that split's matching file names, and the clips of the songs it names), or None
+      (every item). `split_rule="item"` holds clips out by id instead of by song.
     - `balance`: None draws partners uniformly; an integer k draws each pair's score bin uniformly
-      among k equal bins of [0, 1] (those the anchor can reach), so that low and high scores are as
-      frequent.
+      among the k equal bins of [0, 1] that the anchor can reach, then a partner uniformly in it.
+      Every score lies in [0, 1] (a callable kernel's too, or it is an error), so every anchor
+      reaches at least one bin.
     - `streaming`: read media in place from the archives (by their kept listings) instead of from
-      the prepared extraction in the cache.
-    - `sampling_rate`: what datasets' Audio feature resamples to when decoding.
-    Items the annotation files name but whose media are missing are an error, as in a load, or with
-    missing_media="skip" left out; images named by matching files but not annotated have no VA and
-    are not paired."""
-    items = _items(data_dir, split, streaming, cache_dir, missing_media)
-    if not items.images or not items.clips:
-        raise ValueError(
-            f"split={split!r} holds {len(items.images)} images and {len(items.clips)} clips: nothing to pair."
-        )
-    image_va = numpy.array([item.va for item in items.images])
-    clip_va = numpy.array([item.va for item in items.clips])
+      their extraction in the cache. `sampling_rate`: what datasets' Audio resamples to.
+    - `items`: a `preprocess(...)` result: the pairs carry its arrays instead of decoded media.
+    Items whose media are missing or unreadable are an error, as in a load, or with
+    missing_media="skip" left out and counted; images named by matching files but not annotated have
+    no VA and are not paired."""
+    if split is not None and split not in ("train", *HELD_OUT):
+        raise ValueError(f"split={split!r}: expected 'train', 'validation', 'test' or None.")
+    if split_rule not in SPLIT_RULES:
+        raise ValueError(f"split_rule={split_rule!r}: expected one of {SPLIT_RULES}.")
+    if items is None:
+        planned = _Planned((_absolute(data_dir), split, split_rule, streaming, cache_dir, missing_media))
+        features = _features(sampling_rate)
+    else:
+        planned = items.selected(split, split_rule)
+        features = items.pair_features
+    drawn = draw_epoch(planned.items(), seed, epoch, pairs_per_item, kernel, scale, balance)
+    parts = numpy.array_split(numpy.arange(len(drawn[0])), min(num_shards, len(drawn[0])))
+    builder = _PairsBuilder(cache_dir=cache_dir, features=features)
+    builder.epoch = {"shards": [tuple(column[part] for column in drawn) for part in parts], "planned": planned}
+    pairs = builder.as_streaming_dataset(split="train")
+    return pairs if items is None else pairs.with_format("numpy")
+
+
+class _PairsBuilder(datasets.ArrowBasedBuilder):
+    """One epoch's pairs as small Arrow tables: datasets reads them without converting each pair to
+    Python and back (what `IterableDataset.from_generator` does), and shards, resumes and splits them
+    by rank as any streamed dataset. `epoch` holds the drawn shards and the plan's key."""
+
+    epoch = None
+
+    def _info(self):
+        return datasets.DatasetInfo()  # the features are given to the constructor
+
+    def _split_generators(self, dl_manager):
+        return [datasets.SplitGenerator(name="train", gen_kwargs=self.epoch)]
+
+    def _generate_tables(self, shards, planned):
+        generate = _generate_preprocessed if isinstance(planned, _PreprocessedSplit) else _generate
+        for index, (images, clips, scores) in enumerate(shards):
+            for start in range(0, len(images), ROWS_PER_TABLE):
+                part = slice(start, start + ROWS_PER_TABLE)
+                yield (index, start), generate(planned.items(), images[part], clips[part], scores[part])
+
+
+ROWS_PER_TABLE = 64
+
+
+def draw_epoch(items, seed, epoch, pairs_per_item=1, kernel=DEFAULT_KERNEL, scale=DEFAULT_SCALE, balance=None):
+    """The epoch's pairs as three arrays in their shuffled order: image index, clip index (into
+    `items`) and score. Reproducible from (seed, epoch) and the items."""
+    if not items.image_ids or not items.clip_ids:
+        raise ValueError(f"{len(items.image_ids)} images and {len(items.clip_ids)} clips: nothing to pair.")
+    if not isinstance(pairs_per_item, int) or pairs_per_item < 1:
+        raise ValueError(f"pairs_per_item={pairs_per_item!r}: expected a positive integer.")
+
+    def score(image_va, clip_va):
+        return _checked_scores(va_score(image_va, clip_va, kernel, scale), kernel)
+
     rng = numpy.random.default_rng([seed, epoch])
-    clips_of_images = _partners(
-        image_va, clip_va, pairs_per_item, rng, balance, lambda i, c: va_score(i, c, kernel, scale)
-    )
-    images_of_clips = _partners(
-        clip_va, image_va, pairs_per_item, rng, balance, lambda c, i: va_score(i, c, kernel, scale)
-    )
-    pairs = numpy.concatenate(
-        [
-            numpy.stack([numpy.repeat(numpy.arange(len(image_va)), pairs_per_item), clips_of_images.ravel()], axis=1),
-            numpy.stack([images_of_clips.ravel(), numpy.repeat(numpy.arange(len(clip_va)), pairs_per_item)], axis=1),
-        ]
-    )
-    pairs = pairs[rng.permutation(len(pairs))]
-    scores = va_score(image_va[pairs[:, 0]], clip_va[pairs[:, 1]], kernel, scale)
-    shards = [
-        [(int(i), int(c), float(s)) for i, c, s in zip(pairs[part, 0], pairs[part, 1], scores[part], strict=True)]
-        for part in numpy.array_split(numpy.arange(len(pairs)), min(num_shards, len(pairs)))
-    ]
-    return datasets.IterableDataset.from_generator(
-        _generate, features=_features(sampling_rate), gen_kwargs={"shards": shards, "items": items}
-    )
+    image_va, clip_va = items.image_va, items.clip_va
+    if balance is None:
+        clips_of_images = rng.integers(len(clip_va), size=(len(image_va), pairs_per_item))
+        images_of_clips = rng.integers(len(image_va), size=(len(clip_va), pairs_per_item))
+    else:
+        reach_of_images, reach_of_clips = _reachable_bins(image_va, clip_va, _checked_balance(balance), score)
+        clips_of_images = _balanced(image_va, clip_va, reach_of_images, pairs_per_item, rng, score)
+        images_of_clips = _balanced(clip_va, image_va, reach_of_clips, pairs_per_item, rng, lambda c, i: score(i, c))
+    images = numpy.concatenate([numpy.repeat(numpy.arange(len(image_va)), pairs_per_item), images_of_clips.ravel()])
+    clips = numpy.concatenate([clips_of_images.ravel(), numpy.repeat(numpy.arange(len(clip_va)), pairs_per_item)])
+    order = rng.permutation(len(images))
+    images, clips = images[order].astype(numpy.int32), clips[order].astype(numpy.int32)
+    return images, clips, score(image_va[images], clip_va[clips]).astype(numpy.float32)
+
+
+def _checked_balance(balance):
+    if isinstance(balance, bool) or not isinstance(balance, (int, numpy.integer)) or not 1 <= balance <= MAX_BALANCE:
+        raise ValueError(f"balance={balance!r}: expected None or an integer number of score bins, 1 to {MAX_BALANCE}.")
+    return int(balance)
+
+
+def _checked_scores(scores, kernel):
+    scores = numpy.asarray(scores)
+    if scores.size and not (numpy.isfinite(scores).all() and scores.min() >= 0 and scores.max() <= 1):
+        raise ValueError(
+            f"kernel={kernel!r} gave scores outside [0, 1] (from {numpy.nanmin(scores)} to {numpy.nanmax(scores)}, "
+            f"NaN: {int(numpy.isnan(scores).sum())}): a kernel must score every pair in [0, 1]."
+        )
+    return scores
+
+
+def _bins(scores, balance):
+    return numpy.minimum((scores * balance).astype(numpy.int64), balance - 1)
+
+
+@functools.lru_cache(maxsize=8)
+def _reachable(image_va_bytes, clip_va_bytes, balance, score):
+    image_va = numpy.frombuffer(image_va_bytes, numpy.float32).reshape(-1, 2)
+    clip_va = numpy.frombuffer(clip_va_bytes, numpy.float32).reshape(-1, 2)
+    # distinct VA values only: EMOTIC's images take about a hundred, so this is far smaller than all pairs
+    images, image_of = numpy.unique(image_va, axis=0, return_inverse=True)
+    clips, clip_of = numpy.unique(clip_va, axis=0, return_inverse=True)
+    of_images = numpy.zeros((len(images), balance), bool)
+    of_clips = numpy.zeros((len(clips), balance), bool)
+    for start in range(0, len(images), 256):
+        bins = _bins(score(images[start : start + 256, None], clips[None]), balance)
+        rows = numpy.arange(len(bins))[:, None]
+        of_images[start + rows, bins] = True
+        of_clips[numpy.arange(len(clips))[None, :], bins] = True
+    return of_images[image_of.ravel()], of_clips[clip_of.ravel()]
+
+
+def _reachable_bins(image_va, clip_va, balance, score):
+    """Per image and per clip, which of the `balance` score bins its partners can fill; kept per
+    process, so that only the first epoch pays for scoring the distinct VA values against each other."""
+    return _reachable(image_va.astype(numpy.float32).tobytes(), clip_va.astype(numpy.float32).tobytes(), balance, score)
+
+
+def _balanced(anchor_va, other_va, reachable, count, rng, score):
+    """`count` partners per anchor: a bin uniformly among those it reaches, then a partner uniformly
+    in the bin, by drawing partners at random until one falls in it (`REJECTION_ROUNDS` tries), then
+    by scoring the anchor against every partner."""
+    balance = reachable.shape[1]
+    anchors = numpy.repeat(numpy.arange(len(anchor_va)), count)
+    choice = rng.random(len(anchors)) * reachable.sum(axis=1)[anchors]
+    target = numpy.argmax(numpy.cumsum(reachable, axis=1)[anchors] > choice[:, None], axis=1)
+    partners, pending = numpy.full(len(anchors), -1, numpy.int64), numpy.arange(len(anchors))
+    for _ in range(REJECTION_ROUNDS):
+        if not len(pending):
+            break
+        candidates = rng.integers(len(other_va), size=len(pending))
+        hit = _bins(score(anchor_va[anchors[pending]], other_va[candidates]), balance) == target[pending]
+        partners[pending[hit]] = candidates[hit]
+        pending = pending[~hit]
+    for start in range(0, len(pending), 256):
+        block = pending[start : start + 256]
+        bins = _bins(score(anchor_va[anchors[block], None], other_va[None]), balance)
+        keys = rng.random(bins.shape, dtype=numpy.float32)
+        partners[block] = numpy.where(bins == target[block, None], keys, -1).argmax(axis=1)
+    return partners.reshape(len(anchor_va), count)
 
 
 def _features(sampling_rate):
@@ -138,93 +277,273 @@ def _features(sampling_rate):
     mono = {"num_channels": 1} if "num_channels" in {f.name for f in dataclasses.fields(datasets.Audio)} else {}
     return datasets.Features(
         {
-            "image_id": string,
-            "clip_id": string,
+            **_ID_FEATURES,
             "image": datasets.Image(),
             "audio": datasets.Audio(sampling_rate=sampling_rate, **mono),  # mono: 3.x's default, 4.4+'s num_channels
             "caption": string,
-            "image_valence": number,
-            "image_arousal": number,
-            "music_valence": number,
-            "music_arousal": number,
+            **{name: number for name in _VA_FIELDS},
             "score": number,
         }
     )
 
 
-def _generate(shards, items):
-    """The pairs of the shards a worker or rank was given: (image index, clip index, score) each."""
-    archives = {**items.image_media.archives, **items.clip_media.archives}
-    with imemnet_c._RandomAccess(archives, None) as members:
-        for image_index, clip_index, score in itertools.chain.from_iterable(shards):
-            image, clip = items.images[image_index], items.clips[clip_index]
-            yield {
-                "image_id": image.id,
-                "clip_id": clip.id,
-                "image": items.image_media._file(image.location, members),
-                "audio": items.clip_media._file(clip.location, members),
-                "caption": clip.caption,
-                "image_valence": image.va[0],
-                "image_arousal": image.va[1],
-                "music_valence": clip.va[0],
-                "music_arousal": clip.va[1],
-                "score": score,
-            }
+_ID_FEATURES = {"image_id": datasets.Value("string"), "clip_id": datasets.Value("string")}
+_VA_FIELDS = ("image_valence", "image_arousal", "music_valence", "music_arousal")
 
 
-def _partners(anchor_va, other_va, count, rng, balance, score):
-    """For each anchor, `count` partner indices into `other_va`: uniform, or balanced over the bins
-    of `score(anchor_va, other_va)`."""
-    if not balance:
-        return rng.integers(len(other_va), size=(len(anchor_va), count))
-    partners = numpy.empty((len(anchor_va), count), numpy.int64)
-    anchor_va, other_va = anchor_va.astype(numpy.float32), other_va.astype(numpy.float32)
-    for start in range(0, len(anchor_va), 256):  # 256 anchors against every partner at a time
-        scores = score(anchor_va[start : start + 256, None], other_va[None])
-        bins = numpy.minimum((scores * balance).astype(numpy.int8), balance - 1)
-        reached = numpy.stack([(bins == b).any(axis=1) for b in range(balance)], axis=1)  # anchors x bins
-        for slot in range(count):
-            # a bin among those the anchor reaches, then the partner in it with the largest random key
-            choice = rng.random((len(bins), 1)) * reached.sum(axis=1, keepdims=True)
-            target = numpy.argmax(numpy.cumsum(reached, axis=1) > choice, axis=1)
-            keys = rng.random(bins.shape, dtype=numpy.float32)
-            partners[start : start + len(bins), slot] = numpy.where(bins == target[:, None], keys, -1).argmax(axis=1)
-    return partners
+def _pair_columns(items, images, clips, scores):
+    """The pairs' ids, caption, VA and score, as Arrow columns."""
+    return {
+        "image_id": pyarrow.array([items.image_ids[i] for i in images.tolist()], pyarrow.string()),
+        "clip_id": pyarrow.array([items.clip_ids[c] for c in clips.tolist()], pyarrow.string()),
+        "caption": pyarrow.array([items.captions[c] for c in clips.tolist()], pyarrow.string()),
+        "image_valence": items.image_va[images, 0],
+        "image_arousal": items.image_va[images, 1],
+        "music_valence": items.clip_va[clips, 0],
+        "music_arousal": items.clip_va[clips, 1],
+        "score": scores,
+    }
 
 
-def _items(data_dir, split, streaming, cache_dir, missing_media):
-    """The images and clips of `split` with their VA and media, found as a load finds them."""
-    named = _named_by_matching_files(data_dir, split, cache_dir) if split else None
+def _generate(items, images, clips, scores):
+    """A table of decoded pairs: their media as paths (extracted) or bytes (read in place)."""
+    image_media, clip_media = items.media
+    with image_media.reader() as image_members, clip_media.reader() as clip_members:
+        image_files = [image_media.file(items.image_sources[i], image_members) for i in images.tolist()]
+        clip_files = [clip_media.file(items.clip_sources[c], clip_members) for c in clips.tolist()]
+    return pyarrow.table({**_pair_columns(items, images, clips, scores), "image": image_files, "audio": clip_files})
 
-    def wanted(modality, media_id):
-        return named is None or (media_id in named[modality]) != (split == "train")
 
+def _generate_preprocessed(items, images, clips, scores):
+    """A table of pairs with their image's and clip's preprocessed arrays, taken from the
+    memory-mapped Arrow files without converting them."""
+    image_rows = _arrow_rows(items.media[0], [items.image_sources[i] for i in images.tolist()])
+    clip_rows = _arrow_rows(items.media[1], [items.clip_sources[c] for c in clips.tolist()])
+    columns = _pair_columns(items, images, clips, scores)
+    for rows in (image_rows, clip_rows):
+        columns.update({name: rows.column(name) for name in rows.column_names if name not in _ITEM_COLUMNS})
+    return pyarrow.table(columns)
+
+
+def _arrow_rows(dataset, rows):
+    return dataset.with_format("arrow")[rows]
+
+
+_ITEM_COLUMNS = {"image_id", "clip_id", "song_id", "caption", "valence", "arousal", "source"}
+
+
+def _absolute(data_dir):
+    return data_dir and os.path.abspath(os.path.expanduser(data_dir))
+
+
+@functools.lru_cache(maxsize=16)
+def _planned_items(data_dir, split, split_rule, streaming, cache_dir, missing_media):
+    """The items of `split`, found as a load finds them (media located and checked), once per
+    process and arguments."""
+    held_out = _held_out(data_dir, split, split_rule, cache_dir)
     found = []
-    for config, modality in (("image", imemnet_c._IMAGES), ("music", imemnet_c._AUDIO)):
-        builder, plan = imemnet_c._planned(config, data_dir, streaming, cache_dir, missing_media=missing_media)
-        ((argument, table),) = plan.splits["train"]
-        located = builder._rows_with_media(table, imemnet_c._MEDIA_IDS[argument], plan.media)
-        items = tuple(
-            _Item(row.id, (row.valence, row.arousal), where[modality], row.caption)
-            for row, where in located
-            if wanted(modality, row.id)
+    for config, modality in (("image", imemnet_c.IMAGES), ("music", imemnet_c.AUDIO)):
+        plan = imemnet_c.make_plan(
+            config, data_dir, extract=not streaming, cache_dir=cache_dir, missing_media=missing_media
         )
-        found.append((items, plan.media))
-    (images, image_media), (clips, clip_media) = found
-    return _Items(images, clips, image_media, clip_media)
+        located = [(row, where[modality]) for row, where in plan.located("train")]
+        found.append(_readable(located, modality, plan.media, missing_media))
+    (image_rows, image_media), (clip_rows, clip_media) = found
+    return _select(
+        [(row.id, row.valence, row.arousal, location, None) for row, location in image_rows],
+        [(row.id, row.valence, row.arousal, location, row.caption) for row, location in clip_rows],
+        split,
+        held_out,
+        (image_media, clip_media),
+    )
 
 
-def _named_by_matching_files(data_dir, split, cache_dir):
-    """{modality: the ids} that the matching files of `split` name ("train": validation's and test's)."""
-    _, paired = imemnet_c._planned("paired_annotations", data_dir, True, cache_dir)
-    fields = imemnet_c._MEDIA_IDS["pairs"]
-    named = {modality: set() for modality in fields}
-    for name in MATCHING_SPLITS if split == "train" else (split,):
-        if name not in paired.splits:
-            raise ValueError(
-                f"split={split!r} needs {name}'s matching file, which is unavailable: {paired.absent.get(name)}"
+def forget_plans():
+    """Drops the plans this process keeps: the next `va_pairs` reads the annotations and listings again."""
+    _planned_items.cache_clear()
+    _reachable.cache_clear()
+    _PREPROCESSED_ITEMS.clear()
+
+
+def _readable(located, modality, media, missing_media):
+    """The (row, location) whose media file passes the loader's check (what a load checks before
+    writing an example): an unreadable one is an error, or with missing_media="skip" left out."""
+    readable, problems = [], {}
+    with media.reader() as members:
+        for row, location in imemnet_c.progress(located, f"Checking {modality.name} files", "files"):
+            if location not in problems:
+                problems[location] = media.problem(location, modality, members)
+            if not problems[location]:
+                readable.append((row, location))
+            elif missing_media != "skip":
+                raise ValueError(
+                    problems[location] + ' Replace it with a good copy, or pass missing_media="skip" to leave it out.'
+                )
+    if len(readable) < len(located):
+        logger.warning(
+            f"missing_media='skip': left out {len(located) - len(readable)} {modality.name} items whose files are unreadable."
+        )
+    return readable, media
+
+
+def _select(images, clips, split, held_out, media):
+    """`Items` of `split` from (id, valence, arousal, source, caption) of every image and clip:
+    the first row of each id, and the ids `held_out` says belong to the split."""
+
+    def first_per_id(rows, modality):
+        kept = {}
+        for row in rows:
+            if row[0] not in kept and (held_out is None or held_out(modality, row[0])):
+                kept[row[0]] = row
+        return list(kept.values())
+
+    images, clips = first_per_id(images, imemnet_c.IMAGES), first_per_id(clips, imemnet_c.AUDIO)
+    return Items(
+        image_ids=tuple(row[0] for row in images),
+        image_va=numpy.array([row[1:3] for row in images], numpy.float32).reshape(-1, 2),
+        image_sources=tuple(row[3] for row in images),
+        clip_ids=tuple(row[0] for row in clips),
+        clip_va=numpy.array([row[1:3] for row in clips], numpy.float32).reshape(-1, 2),
+        clip_sources=tuple(row[3] for row in clips),
+        captions=tuple(row[4] for row in clips),
+        media=media,
+    )
+
+
+def _held_out(data_dir, split, split_rule, cache_dir):
+    """A function (modality, id) -> whether the item belongs to `split` (None: every item)."""
+    if split is None:
+        return None
+    paired = imemnet_c.make_plan("paired_annotations", data_dir, cache_dir=cache_dir)
+    named = {imemnet_c.IMAGES: set(), "clips": set(), "songs": set()}
+    for name in HELD_OUT if split == "train" else (split,):
+        if name not in paired.tables:
+            raise ValueError(f"split={split!r} needs {HELD_OUT[name]}, which is unavailable: {paired.absent.get(name)}")
+        for pair in paired.rows(name):
+            named[imemnet_c.IMAGES].add(pair.image_id)
+            named["clips"].add(pair.clip_id)
+            named["songs"].add(imemnet_c.song_of(pair.clip_id))
+
+    def clip_named(clip_id):
+        return imemnet_c.song_of(clip_id) in named["songs"] if split_rule == "song" else clip_id in named["clips"]
+
+    def belongs(modality, media_id):
+        is_named = media_id in named[modality] if modality == imemnet_c.IMAGES else clip_named(media_id)
+        return is_named != (split == "train")
+
+    return belongs
+
+
+def preprocess(
+    data_dir,
+    *,
+    image=None,
+    audio=None,
+    sampling_rate=None,
+    num_proc=None,
+    cache_dir=None,
+    missing_media="error",
+):
+    """Runs `image(picture)` once per picture (a PIL image) and `audio(samples, sampling_rate)` once
+    per clip (mono float32 samples, resampled to `sampling_rate` if given), each returning a dict of
+    numpy arrays (fixed shapes stack into batches), and keeps the results as Arrow in the datasets
+    cache, beside the prepared `image` and `music` configs: `datasets.Dataset.map` with `num_proc`
+    processes, made again only when a function (its code, or the arguments a `functools.partial`
+    binds), `sampling_rate` or the download changes (datasets' fingerprints). Pass the result as
+    `va_pairs(..., items=...)`: the same pairs as decoded ones, with these arrays instead of media."""
+    load = functools.partial(imemnet_c.load, data_dir=data_dir, cache_dir=cache_dir, missing_media=missing_media)
+    images = load("image", split="train")
+    if image is not None:
+        images = _mapped(images, "image", _apply_image, image, num_proc)
+    clips = load("music", split="train")
+    mono = {"num_channels": 1} if "num_channels" in {f.name for f in dataclasses.fields(datasets.Audio)} else {}
+    clips = clips.cast_column("audio", datasets.Audio(sampling_rate=sampling_rate, **mono))
+    if audio is not None:
+        clips = _mapped(clips, "audio", _apply_audio, audio, num_proc)
+    return Preprocessed(images, clips, _absolute(data_dir), cache_dir)
+
+
+def _apply_image(example, function):
+    return function(example["image"])
+
+
+def _apply_audio(example, function):
+    decoded = example["audio"]
+    samples = numpy.asarray(decoded["array"], numpy.float32)
+    return function(samples.mean(axis=0) if samples.ndim == 2 else samples, decoded["sampling_rate"])
+
+
+def _mapped(dataset, column, apply, function, num_proc):
+    """`dataset` with `column` replaced by what `function` returns, as datasets' cached `map`."""
+    first = apply(dataset[0], function)
+    kept = {name: feature for name, feature in dataset.features.items() if name != column}
+    features = datasets.Features({**kept, **{name: _feature_of(value) for name, value in first.items()}})
+    return dataset.map(
+        apply,
+        fn_kwargs={"function": function},
+        remove_columns=[column],
+        features=features,
+        num_proc=num_proc,
+        desc=f"Preprocessing each {column}",
+    )
+
+
+def _feature_of(value):
+    """The datasets feature that stores `value` (a numpy array or a number) without converting it."""
+    value = numpy.asarray(value)
+    if value.ndim == 0:
+        return datasets.Value(str(value.dtype))
+    if value.ndim == 1:
+        return datasets.Sequence(datasets.Value(str(value.dtype)))
+    if value.ndim > 5:
+        raise ValueError(f"a preprocessed array of {value.ndim} dimensions: at most 5 are stored (datasets' Array5D).")
+    return getattr(datasets, f"Array{value.ndim}D")(shape=value.shape, dtype=str(value.dtype))
+
+
+class Preprocessed:
+    """Each picture and each clip run once through a function (`preprocess`), kept as Arrow in the
+    datasets cache: `images` and `clips` are memory-mapped `datasets.Dataset`s, one row per row of
+    image_va.csv and music_va.csv, with the function's columns beside the ids, VA and caption."""
+
+    def __init__(self, images, clips, data_dir, cache_dir):
+        self.images, self.clips, self.data_dir, self.cache_dir = images, clips, data_dir, cache_dir
+        self.pair_features = datasets.Features(
+            {
+                **_ID_FEATURES,
+                "caption": datasets.Value("string"),
+                **{name: datasets.Value("float32") for name in _VA_FIELDS},
+                "score": datasets.Value("float32"),
+                **{name: f for name, f in images.features.items() if name not in _ITEM_COLUMNS},
+                **{name: f for name, f in clips.features.items() if name not in _ITEM_COLUMNS},
+            }
+        )
+
+    def selected(self, split, split_rule):
+        """The items of `split` as `va_pairs` takes them, kept per process."""
+        return _PreprocessedSplit(self, split, split_rule)
+
+
+@dataclasses.dataclass(frozen=True)
+class _PreprocessedSplit:
+    preprocessed: Preprocessed  # pickled (and fingerprinted) as its datasets' files, not their rows
+    split: str | None
+    split_rule: str
+
+    def items(self):
+        images, clips = self.preprocessed.images, self.preprocessed.clips
+        key = (images._fingerprint, clips._fingerprint, self.split, self.split_rule)
+        if key not in _PREPROCESSED_ITEMS:
+            held_out = _held_out(self.preprocessed.data_dir, self.split, self.split_rule, self.preprocessed.cache_dir)
+            image_rows = images.select_columns(["image_id", "valence", "arousal"]).to_dict()
+            clip_rows = clips.select_columns(["clip_id", "valence", "arousal", "caption"]).to_dict()
+            _PREPROCESSED_ITEMS[key] = _select(
+                [(*row, n, None) for n, row in enumerate(zip(*image_rows.values(), strict=True))],
+                [(i, v, a, n, c) for n, (i, v, a, c) in enumerate(zip(*clip_rows.values(), strict=True))],
+                self.split,
+                held_out,
+                (images, clips),
             )
-        for pair in paired.splits[name][0][1].rows:
-            for modality, field in fields.items():
-                named[modality].add(getattr(pair, field))
-    return named
+        return _PREPROCESSED_ITEMS[key]
+
+
+_PREPROCESSED_ITEMS = {}  # this process's items of preprocessed splits

@@ -128,8 +128,17 @@ def test_balance_draws_low_and_high_scores_alike(pairs):
         rng.random((300, 2)),
         numpy.stack(numpy.meshgrid(*[numpy.linspace(0, 1, 21)] * 2), -1).reshape(-1, 2),
     )
-    partners = pairs_module._partners(anchors, grid, 20, rng, 2, lambda a, o: va_score(a, o))
-    scores = va_score(anchors[:, None], grid[partners])
+    items = pairs_module.Items(
+        image_ids=tuple(map(str, range(len(anchors)))),
+        image_va=anchors.astype(numpy.float32),
+        image_sources=(),
+        clip_ids=tuple(map(str, range(len(grid)))),
+        clip_va=grid.astype(numpy.float32),
+        clip_sources=(),
+        captions=(),
+        media=(),
+    )
+    _, _, scores = pairs_module.draw_epoch(items, seed=0, epoch=0, pairs_per_item=20, balance=2)
     assert abs((scores >= 0.5).mean() - 0.5) < 0.02
 
 
