@@ -4,6 +4,7 @@ and writes the medians into BENCHMARKS.md. From the repository's root (`make ben
 
     python -m benchmarks.bench [--sizes 1000 4000 16000] [--runs 3] [--work /tmp/imemnet-c-bench]
     python -m benchmarks.bench --realistic [--clips 800] [--pictures 1000]   (benchmarks/realbench.py)
+    python -m benchmarks.bench --pairs [--pairs-parts cache fullcount]   (benchmarks/pairbench.py, fullcount.py)
 
 Each measurement runs in a fresh process (peak RSS is that process's and its children's), with a
 fresh cache, side by side on the same files: the raw-read floor (zipfile/tarfile, plain reads),
@@ -28,7 +29,7 @@ import uuid
 import wave
 import zipfile
 
-from benchmarks import realbench
+from benchmarks import pairbench, realbench
 from benchmarks.ids import clip_ids, picture_ids
 from benchmarks.realbench import table
 from imemnet_c_tools.command import HelpFormatter
@@ -490,6 +491,18 @@ def arguments(parser):
     parser.add_argument("--realistic", action="store_true", help="real sizes instead (benchmarks/realbench.py)")
     parser.add_argument("--clips", type=int, default=800, help="with --realistic: 10 s stereo clips")
     parser.add_argument("--pictures", type=int, default=1000, help="with --realistic: 640x480 JPEGs")
+    parser.add_argument(
+        "--pairs",
+        action="store_true",
+        help="instead: issue 14's training pairs, the preprocessed cache at --clips/--pictures and planning at "
+        "full count (benchmarks/pairbench.py, benchmarks/fullcount.py); works with --realistic",
+    )
+    parser.add_argument(
+        "--pairs-parts", nargs="+", choices=["cache", "fullcount"], default=["cache", "fullcount"], help="with --pairs"
+    )
+    parser.add_argument(
+        "--reference", default="../shared/reference", help="with --pairs: the real annotation files, read in place"
+    )
     parser.add_argument("--realistic-measure", help=argparse.SUPPRESS)
     parser.add_argument("--measure", help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
@@ -508,6 +521,8 @@ def main(argv=None):
     if args.realistic_measure:
         return realbench.measure_here(args.realistic_measure)
     args.command_line = " ".join([parser.prog, *argv])  # the report says how it was written
+    if args.pairs:
+        return pairbench.main(args)
     if args.realistic:
         return realbench.main(args)
     os.makedirs(args.work, exist_ok=True)
