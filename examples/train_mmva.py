@@ -1,45 +1,72 @@
 """Trains a tiny image-music matching model the way MMVA does: random image-music pairs of the
-training split, scored by the similarity of their valence and arousal (imemnet_c_tools.pairs, whose
-default kernel is an assumption: see its docstring), decoded by datasets inside the DataLoader's
-workers: pictures as tensors of one size, audio as mono at one sampling rate (datasets' Audio
-feature resamples), captions as text. Each epoch draws new pairs; the loss goes down.
+training split (songs held out whole), scored by the similarity of their valence and arousal
+(imemnet_c_tools.pairs, whose default kernel is an assumption: see its docstring). Each epoch draws
+new pairs; the loss goes down.
+
+From a clone, after the README's install step (`pip install .` with the audio extra of your
+datasets release, see docs/releases.md):
 
     python examples/train_mmva.py [--data-dir data/sample] [--epochs 4] [--workers 2]
+        [--cache] [--checkpoints DIR [--checkpoint-every N] [--stop-after-steps K]] [--log-pairs DIR]
+    torchrun --standalone --nproc_per_node 2 examples/train_mmva.py [the same options]
+
+- Under torchrun each rank trains a DistributedDataParallel copy of the model (gloo, on the CPU)
+  on its own share of the epoch's pairs, read by its own DataLoader workers.
+- `--cache` runs each picture and each clip once through `picture_pixels` and `clip_spectrum`
+  (imemnet_c_tools.pairs.preprocess, kept in the datasets cache) and trains on those arrays;
+  without it, every pair's picture and clip are decoded anew by datasets in the workers.
+- `--checkpoints DIR` keeps the model, the optimiser and each rank's position in the epoch there
+  every `--checkpoint-every` steps (torchdata's StatefulDataLoader); started again with the same
+  DIR, the run continues the same epoch with exactly the pairs it had not seen.
+  `--stop-after-steps K` stops after K steps with a checkpoint, as a preempted job would.
+- `--log-pairs DIR` writes the ids of every pair each rank trained on, one file per rank.
 """
 
 import argparse
+import contextlib
 import os
 import zlib
 
 import numpy
 import torch
+from datasets.distributed import split_dataset_by_node
+from torchdata.stateful_dataloader import StatefulDataLoader
 
-from imemnet_c_tools.pairs import va_pairs
+from imemnet_c_tools.pairs import preprocess, va_pairs
 
 SIDE, RATE, SECONDS, WORDS, VOCABULARY = 32, 16000, 0.25, 16, 1024
 SAMPLE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "sample")
 
 
-def to_arrays(pair):
-    """Runs in the DataLoader's workers, on a decoded pair: fixed-size arrays a batch can stack."""
-    picture = pair["image"].convert("RGB").resize((SIDE, SIDE))
-    audio = numpy.asarray(pair["audio"]["array"], numpy.float32)
-    if audio.ndim == 2:  # (channels, samples) where datasets keeps the channels
-        audio = audio.mean(axis=0)
-    audio = numpy.resize(audio, int(RATE * SECONDS))  # crop or repeat to one length
-    words = [zlib.crc32(word.encode()) % VOCABULARY for word in pair["caption"].lower().split()][:WORDS]
+def picture_pixels(picture):
+    """A picture as SIDE x SIDE RGB bytes."""
+    return {"pixels": numpy.asarray(picture.convert("RGB").resize((SIDE, SIDE)), numpy.uint8)}
+
+
+def clip_spectrum(samples, sampling_rate, bins=256):
+    """A mono clip at RATE, cropped or repeated to SECONDS, as its standardised log spectrum in `bins` bands."""
+    samples = numpy.resize(numpy.asarray(samples, numpy.float32), int(RATE * SECONDS))
+    bands = numpy.log1p(numpy.abs(numpy.fft.rfft(samples))[: bins * 4]).reshape(bins, -1).mean(axis=1)
+    return {"spectrum": ((bands - bands.mean()) / (bands.std() + 1e-6)).astype(numpy.float32)}
+
+
+def decoded_pair(pair):
+    """Runs in the DataLoader's workers, on a pair datasets decoded: what `preprocess` keeps."""
+    audio = pair["audio"]
+    samples = numpy.asarray(audio["array"], numpy.float32)
+    return {**picture_pixels(pair["image"]), **clip_spectrum(samples.reshape(-1), audio["sampling_rate"])}
+
+
+def model_inputs(batch):
+    """A batch's tensors for the model: pixels scaled to [0, 1], caption words hashed to ids."""
+    words = [
+        [zlib.crc32(w.encode()) % VOCABULARY for w in caption.lower().split()][:WORDS] for caption in batch["caption"]
+    ]
     return {
-        "image": numpy.asarray(picture, numpy.float32).transpose(2, 0, 1) / 255,
-        "audio": spectrum(audio),
-        "words": numpy.array(words + [0] * (WORDS - len(words)), numpy.int64),
-        "score": numpy.float32(pair["score"]),
+        "image": torch.as_tensor(batch["pixels"]).permute(0, 3, 1, 2).float() / 255,
+        "audio": torch.as_tensor(batch["spectrum"]),
+        "words": torch.tensor([w + [0] * (WORDS - len(w)) for w in words]),
     }
-
-
-def spectrum(audio, bins=256):
-    """The clip's log magnitude spectrum in `bins` bands, standardised."""
-    bands = numpy.log1p(numpy.abs(numpy.fft.rfft(audio))[: bins * 4]).reshape(bins, -1).mean(axis=1)
-    return ((bands - bands.mean()) / (bands.std() + 1e-6)).astype(numpy.float32)
 
 
 class Matcher(torch.nn.Module):
@@ -55,35 +82,97 @@ class Matcher(torch.nn.Module):
         self.words = torch.nn.EmbeddingBag(VOCABULARY, width)
         self.head = torch.nn.Linear(3 * width, 1)
 
-    def forward(self, batch):
-        parts = [self.image_out(self.image(batch["image"])), self.audio(batch["audio"]), self.words(batch["words"])]
+    def forward(self, inputs):
+        parts = [self.image_out(self.image(inputs["image"])), self.audio(inputs["audio"]), self.words(inputs["words"])]
         return torch.sigmoid(self.head(torch.cat(parts, dim=1))).squeeze(1)
 
 
-def train(data_dir, epochs, workers, batch_size=8, pairs_per_item=8, seed=0):
-    """The mean loss of each epoch."""
-    torch.manual_seed(seed)
+class Checkpoints:
+    """One file per rank in a folder: the model, the optimiser, the epoch and the loader's position."""
+
+    def __init__(self, folder, rank):
+        self.path = folder and os.path.join(folder, f"rank-{rank}.pt")
+        if folder:
+            os.makedirs(folder, exist_ok=True)
+
+    def load(self):
+        return torch.load(self.path, weights_only=False) if self.path and os.path.exists(self.path) else None
+
+    def save(self, model, optimiser, epoch, loader):
+        if self.path:
+            state = {"model": model.state_dict(), "optimiser": optimiser.state_dict(), "epoch": epoch}
+            torch.save({**state, "loader": None if loader is None else loader.state_dict()}, f"{self.path}.partial")
+            os.replace(f"{self.path}.partial", self.path)  # a checkpoint is whole or the previous one stays
+
+
+def epoch_loader(args, epoch, items, rank, world):
+    pairs = va_pairs(
+        args.data_dir, "train", seed=args.seed, epoch=epoch, pairs_per_item=8, sampling_rate=RATE, items=items
+    )
+    if items is None:
+        pairs = pairs.map(decoded_pair, remove_columns=["image", "audio"])
+    if world > 1:
+        pairs = split_dataset_by_node(pairs, rank, world)
+    return StatefulDataLoader(pairs, batch_size=args.batch_size, num_workers=args.workers)
+
+
+def train(args):
+    """Trains; returns the mean loss of each epoch this run trained, or None if it stopped early."""
+    world = int(os.environ.get("WORLD_SIZE", 1))
+    rank = int(os.environ.get("RANK", 0))
+    if world > 1:
+        torch.distributed.init_process_group("gloo")
+    for turn in range(world):  # rank 0 plans and extracts first; the others then find it done
+        if turn == rank:
+            items = (
+                preprocess(args.data_dir, image=picture_pixels, audio=clip_spectrum, sampling_rate=RATE)
+                if args.cache
+                else None
+            )
+            va_pairs(args.data_dir, "train", seed=args.seed, items=items)
+        if world > 1:
+            torch.distributed.barrier()
+    torch.manual_seed(args.seed)
     model = Matcher()
     optimiser = torch.optim.Adam(model.parameters(), lr=0.01)
-    losses = []
-    for epoch in range(epochs):
-        pairs = va_pairs(
-            data_dir, split="train", seed=seed, epoch=epoch, pairs_per_item=pairs_per_item, sampling_rate=RATE
-        )
-        batches = torch.utils.data.DataLoader(
-            pairs.map(to_arrays, remove_columns=["image_id", "clip_id", "image", "audio", "caption"]),
-            batch_size=batch_size,
-            num_workers=workers,
-        )
+    checkpoints = Checkpoints(args.checkpoints, rank)
+    state, first_epoch = checkpoints.load(), 0
+    if state:
+        model.load_state_dict(state["model"])
+        optimiser.load_state_dict(state["optimiser"])
+        first_epoch = state["epoch"]
+        print(f"rank {rank}: resuming epoch {first_epoch}" + (" mid-epoch" if state["loader"] else ""), flush=True)
+    trained = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    log = args.log_pairs and open(os.path.join(args.log_pairs, f"rank-{rank}.txt"), "a", encoding="utf-8")
+    losses, steps = [], 0
+    for epoch in range(first_epoch, args.epochs):
+        loader = epoch_loader(args, epoch, items, rank, world)
+        if state and state["epoch"] == epoch and state["loader"]:
+            loader.load_state_dict(state["loader"])
         epoch_losses = []
-        for batch in batches:
-            loss = torch.nn.functional.mse_loss(model(batch), batch["score"])
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-            epoch_losses.append(loss.item())
-        losses.append(sum(epoch_losses) / len(epoch_losses))
-        print(f"epoch {epoch}: {len(epoch_losses)} batches, mean loss {losses[-1]:.4f}", flush=True)
+        with trained.join() if world > 1 else contextlib.nullcontext():  # ranks may hold a batch more or less
+            for batch in loader:
+                loss = torch.nn.functional.mse_loss(trained(model_inputs(batch)), batch["score"])
+                optimiser.zero_grad()
+                loss.backward()
+                optimiser.step()
+                epoch_losses.append(loss.item())
+                steps += 1
+                if log:
+                    log.writelines(
+                        f"{epoch} {i} {c}\n" for i, c in zip(batch["image_id"], batch["clip_id"], strict=True)
+                    )
+                    log.flush()
+                if args.checkpoint_every and steps % args.checkpoint_every == 0 or steps == args.stop_after_steps:
+                    checkpoints.save(model, optimiser, epoch, loader)
+                if steps == args.stop_after_steps:
+                    print(f"rank {rank}: stopped after {steps} steps, checkpoint kept", flush=True)
+                    return None
+        checkpoints.save(model, optimiser, epoch + 1, None)
+        losses.append(sum(epoch_losses) / max(len(epoch_losses), 1))
+        print(f"rank {rank} epoch {epoch}: {len(epoch_losses)} batches, mean loss {losses[-1]:.4f}", flush=True)
+    if world > 1:
+        torch.distributed.destroy_process_group()
     return losses
 
 
@@ -91,10 +180,18 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", default=SAMPLE, help="your downloads (default: the bundled sample)")
     parser.add_argument("--epochs", type=int, default=4)
-    parser.add_argument("--workers", type=int, default=2, help="DataLoader worker processes")
+    parser.add_argument("--workers", type=int, default=2, help="DataLoader worker processes per rank")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--cache", action="store_true", help="train on arrays made once per picture and clip")
+    parser.add_argument("--checkpoints", help="a folder for checkpoints; a run resumes from it")
+    parser.add_argument("--checkpoint-every", type=int, default=0, help="steps between checkpoints")
+    parser.add_argument("--stop-after-steps", type=int, default=0, help="stop after this many steps, as if preempted")
+    parser.add_argument("--log-pairs", help="a folder for each rank's list of the pairs it trained on")
     args = parser.parse_args()
-    losses = train(args.data_dir, args.epochs, args.workers)
-    print(f"loss went from {losses[0]:.4f} to {losses[-1]:.4f}")
+    losses = train(args)
+    if losses and len(losses) > 1:
+        print(f"loss went from {losses[0]:.4f} to {losses[-1]:.4f}")
 
 
 if __name__ == "__main__":

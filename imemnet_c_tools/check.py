@@ -84,6 +84,8 @@ def check(data_dir, configs=CONFIGS, cache_dir=None):
             file = plan.config.own_input(split)[1]
             report["annotation_files"][file] = {"in_data_dir": False, "from": None, "unavailable": str(why)}
         report["load_calls"][name] = load_call(name, data_dir)
+        if "train" in plan.tables and plan.tables.keys() - {"train"}:
+            report["configs"][name]["train_pairs_sharing_a_song"] = train_pairs_sharing_a_song(plan)
     if any(imemnet_c.AUDIO in imemnet_c.ImemnetC.builder_configs[name].modalities for name in configs):
         report["audio_backend"] = imemnet_c.audio_backend_problem() or "ok"
     media = [plan.media for plan in plans.values()]
@@ -98,6 +100,15 @@ def check(data_dir, configs=CONFIGS, cache_dir=None):
         and not unreadable_archives
     )
     return report
+
+
+def train_pairs_sharing_a_song(plan):
+    """How many training pairs of IMEMNet's own split hold a clip of a song that the validation or
+    test split also holds (`<song>-<segment>`: neighbouring seconds of one recording on both sides)."""
+    held_out = {
+        imemnet_c.song_of(pair.clip_id) for split in plan.tables if split != "train" for pair in plan.rows(split)
+    }
+    return sum(imemnet_c.song_of(pair.clip_id) in held_out for pair in plan.rows("train"))
 
 
 def load_call(config, data_dir):
@@ -234,6 +245,11 @@ def render(report):
         lines.append(f"  {name}: {splits}")
         for split in config["absent_splits"]:
             lines.append(f"    no {split} split: its matching file is unavailable (see above)")
+        if config.get("train_pairs_sharing_a_song"):
+            lines.append(
+                f"    {config['train_pairs_sharing_a_song']:,} train pairs hold a clip of a song that validation or test "
+                "also holds (IMEMNet's own split; imemnet_c_tools.pairs holds songs out whole)"
+            )
     if report["sources"]:
         lines += [
             "",

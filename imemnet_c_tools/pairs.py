@@ -38,6 +38,7 @@ from typing import NamedTuple
 import datasets
 import numpy
 import pyarrow
+from datasets.fingerprint import Hasher
 
 import imemnet_c
 
@@ -397,6 +398,17 @@ def _select(images, clips, split, held_out, media):
                 kept[row[0]] = row
         return list(kept.values())
 
+    if held_out is not None and held_out.split_rule == "song":
+        beyond = {
+            row[0] for row in clips if row[0] not in held_out.clips and imemnet_c.song_of(row[0]) in held_out.songs
+        }
+        logger.info(
+            f"split={split!r}: the song rule held out {len(beyond)} clips beyond the {len(held_out.clips)} that the "
+            "held-out matching files name (every segment of a held-out song)"
+            if split == "train"
+            else f"split={split!r}: {len(beyond)} clips joined it beyond the {len(held_out.clips)} its matching file names "
+            "(every segment of its songs)"
+        )
     images, clips = first_per_id(images, imemnet_c.IMAGES), first_per_id(clips, imemnet_c.AUDIO)
     return Items(
         image_ids=tuple(row[0] for row in images),
@@ -411,27 +423,37 @@ def _select(images, clips, split, held_out, media):
 
 
 def _held_out(data_dir, split, split_rule, cache_dir):
-    """A function (modality, id) -> whether the item belongs to `split` (None: every item)."""
+    """A `_Membership` of `split` (None: every item), from the matching files."""
     if split is None:
         return None
     paired = imemnet_c.make_plan("paired_annotations", data_dir, cache_dir=cache_dir)
-    named = {imemnet_c.IMAGES: set(), "clips": set(), "songs": set()}
+    named = _Membership(split, split_rule, set(), set(), set())
     for name in HELD_OUT if split == "train" else (split,):
         if name not in paired.tables:
             raise ValueError(f"split={split!r} needs {HELD_OUT[name]}, which is unavailable: {paired.absent.get(name)}")
         for pair in paired.rows(name):
-            named[imemnet_c.IMAGES].add(pair.image_id)
-            named["clips"].add(pair.clip_id)
-            named["songs"].add(imemnet_c.song_of(pair.clip_id))
+            named.images.add(pair.image_id)
+            named.clips.add(pair.clip_id)
+            named.songs.add(imemnet_c.song_of(pair.clip_id))
+    return named
 
-    def clip_named(clip_id):
-        return imemnet_c.song_of(clip_id) in named["songs"] if split_rule == "song" else clip_id in named["clips"]
 
-    def belongs(modality, media_id):
-        is_named = media_id in named[modality] if modality == imemnet_c.IMAGES else clip_named(media_id)
-        return is_named != (split == "train")
+class _Membership(NamedTuple):
+    """Which items belong to a split: images by id; clips by song (`split_rule="song"`) or by id.
+    For "train", the ids and songs are those the held-out matching files name."""
 
-    return belongs
+    split: str
+    split_rule: str
+    images: set
+    clips: set
+    songs: set
+
+    def __call__(self, modality, media_id):
+        if modality == imemnet_c.IMAGES:
+            named = media_id in self.images
+        else:
+            named = imemnet_c.song_of(media_id) in self.songs if self.split_rule == "song" else media_id in self.clips
+        return named != (self.split == "train")
 
 
 def preprocess(
@@ -478,6 +500,9 @@ def _mapped(dataset, column, apply, function, num_proc):
     first = apply(dataset[0], function)
     kept = {name: feature for name, feature in dataset.features.items() if name != column}
     features = datasets.Features({**kept, **{name: _feature_of(value) for name, value in first.items()}})
+    # the cache's name, from what makes its content: datasets' own hash of map's arguments varied
+    # between identical calls here (its Features objects), which would preprocess everything again
+    fingerprint = Hasher.hash([dataset._fingerprint, apply.__name__, function, str(features)])
     return dataset.map(
         apply,
         fn_kwargs={"function": function},
@@ -485,6 +510,7 @@ def _mapped(dataset, column, apply, function, num_proc):
         features=features,
         num_proc=num_proc,
         desc=f"Preprocessing each {column}",
+        new_fingerprint=fingerprint,
     )
 
 

@@ -3,6 +3,8 @@
 DataLoader workers and ranks, and the example that trains on them."""
 
 import collections
+import functools
+import logging
 import math
 import os
 import re
@@ -12,12 +14,14 @@ import sys
 import numpy
 import pytest
 import torch
-from conftest import ROOT, SAMPLE
+from conftest import ROOT, SAMPLE, archive_calls
 from datasets.distributed import split_dataset_by_node
 
+import imemnet_c
 from imemnet_c_tools import pairs as pairs_module
 from imemnet_c_tools import sample
-from imemnet_c_tools.pairs import va_pairs, va_score
+from imemnet_c_tools.check import check, render
+from imemnet_c_tools.pairs import preprocess, va_pairs, va_score
 
 
 @pytest.fixture
@@ -173,15 +177,168 @@ def test_two_workers_and_two_ranks_partition_an_epoch_exactly(tmp_path):
     assert ranks[0] + ranks[1] == whole and all(ranks)
 
 
-def test_the_training_example_runs_with_two_workers_and_its_loss_goes_down(tmp_path):
+def run_example(tmp_path, *options, torchrun=False):
+    """examples/train_mmva.py as its docstring shows it, from tmp_path; the pairs each rank trained on."""
+    logs = tmp_path / "pairs-seen"
+    logs.mkdir(exist_ok=True)
+    launcher = [os.path.join(os.path.dirname(sys.executable), "torchrun"), "--standalone", "--nproc_per_node", "2"]
     result = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "examples", "train_mmva.py"), "--epochs", "4", "--workers", "2"],
+        [*(launcher if torchrun else [sys.executable]), os.path.join(ROOT, "examples", "train_mmva.py")]
+        + ["--log-pairs", str(logs), *map(str, options)],
         capture_output=True,
         text=True,
         timeout=900,
         cwd=tmp_path,
         env={**os.environ, "PYTHONPATH": ROOT},
     )
-    assert result.returncode == 0, result.stderr[-3000:]
-    losses = [float(loss) for loss in re.findall(r"mean loss (\S+)", result.stdout)]
-    assert len(losses) == 4 and losses[-1] < losses[0], result.stdout
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    seen = collections.Counter()
+    for log in logs.iterdir():
+        seen.update(tuple(line.split()) for line in log.read_text().splitlines())
+    return result.stdout, seen
+
+
+def epoch_pairs(epoch, **options):
+    """The (epoch, image id, clip id) of every pair of the example's epoch, as va_pairs draws it."""
+    pairs = va_pairs(SAMPLE, "train", seed=0, epoch=epoch, pairs_per_item=8, **options).decode(False)
+    return collections.Counter((str(epoch), p["image_id"], p["clip_id"]) for p in pairs)
+
+
+def test_the_training_example_runs_with_two_workers_and_its_loss_goes_down(tmp_path):
+    stdout, seen = run_example(tmp_path, "--epochs", 4, "--workers", 2)
+    losses = [float(loss) for loss in re.findall(r"mean loss (\S+)", stdout)]
+    assert len(losses) == 4 and losses[-1] < losses[0], stdout
+    assert seen == sum((epoch_pairs(epoch) for epoch in range(4)), collections.Counter())
+
+
+def test_torchrun_two_ranks_of_two_workers_see_the_epoch_exactly(tmp_path):
+    stdout, seen = run_example(tmp_path, "--epochs", 1, "--workers", 2, torchrun=True)
+    assert "rank 0 epoch 0" in stdout and "rank 1 epoch 0" in stdout
+    assert seen == epoch_pairs(0)  # the union of the four readers: every pair once
+    assert all((tmp_path / "pairs-seen" / f"rank-{rank}.txt").stat().st_size for rank in (0, 1))
+
+
+def test_a_stopped_run_resumes_its_epoch_with_exactly_the_pairs_not_yet_seen(tmp_path):
+    checkpoints = tmp_path / "checkpoints"
+    stdout, before = run_example(tmp_path, "--epochs", 1, "--checkpoints", checkpoints, "--stop-after-steps", 3)
+    assert "stopped after 3 steps" in stdout and sum(before.values()) == 3 * 8
+    stdout, both = run_example(tmp_path, "--epochs", 1, "--checkpoints", checkpoints)
+    assert "resuming epoch 0 mid-epoch" in stdout
+    assert both == epoch_pairs(0) and not any(count > 1 for count in (both - epoch_pairs(0)).values())
+
+
+def test_the_example_trains_from_the_preprocessed_cache_on_the_same_pairs(tmp_path):
+    stdout, seen = run_example(tmp_path, "--epochs", 2, "--workers", 2, "--cache")
+    assert seen == epoch_pairs(0) + epoch_pairs(1)
+    losses = [float(loss) for loss in re.findall(r"mean loss (\S+)", stdout)]
+    assert len(losses) == 2 and losses[-1] < losses[0], stdout
+
+
+@pytest.fixture
+def split_songs(downloads):
+    """The sample with song 3001 named once in validation (3001-9) and song 3002 once in test."""
+    (downloads / "val_matching.txt").write_text("3001-9 1001 0.5\n")
+    (downloads / "test_matching.txt").write_text("3002-12 1002 0.5\n")
+    return downloads
+
+
+def test_no_clip_of_a_held_out_song_is_in_a_training_pair_unless_split_by_item(split_songs, tmp_path, caplog):
+    def clips(**options):
+        pairs = va_pairs(str(split_songs), "train", pairs_per_item=16, cache_dir=str(tmp_path / "cache"), **options)
+        return {pair["clip_id"] for pair in pairs.decode(False)}
+
+    with caplog.at_level(logging.INFO, logger="imemnet_c_tools.pairs"):
+        by_song = clips()
+    assert by_song and not {clip for clip in by_song if clip.split("-")[0] in ("3001", "3002")}
+    assert "the song rule held out 1 clips beyond the 2" in caplog.text  # 3001-10
+    by_item = clips(split_rule="item")
+    assert "3001-10" in by_item and not by_item & {"3001-9", "3002-12"}
+    validation = va_pairs(str(split_songs), "validation", pairs_per_item=4, cache_dir=str(tmp_path / "cache"))
+    assert {pair["clip_id"] for pair in validation.decode(False)} == {"3001-9", "3001-10"}  # the song, whole
+
+
+def test_check_counts_train_pairs_sharing_a_song_with_validation_or_test(tmp_path):
+    _, _, matching = sample.sample_annotations()
+    held_out = {clip.split("-")[0] for name in ("val", "test") for clip, _, _ in matching[name]}
+    expected = sum(clip.split("-")[0] in held_out for clip, _, _ in matching["train"])
+    report = check(SAMPLE, ["paired"], cache_dir=str(tmp_path / "cache"))
+    assert expected and report["configs"]["paired"]["train_pairs_sharing_a_song"] == expected
+    assert f"{expected} train pairs hold a clip of a song" in render(report)
+
+
+def test_a_second_epoch_reuses_the_plan_and_reads_no_annotation_file_or_listing(tmp_path, monkeypatch):
+    pairs_module.forget_plans()
+    va_pairs(SAMPLE, "train", epoch=0, cache_dir=str(tmp_path / "cache"))
+    plans, listings = [], archive_calls(monkeypatch, "members")
+    monkeypatch.setattr(imemnet_c, "make_plan", lambda *a, **k: plans.append(a) or pytest.fail("planned again"))
+    second = va_pairs(SAMPLE, "train", epoch=1, cache_dir=str(tmp_path / "cache"), balance=2)
+    assert list(second.decode(False)) and not plans and not listings
+
+
+def test_the_preprocessed_cache_is_reused_and_made_again_when_the_function_or_download_changes(downloads, tmp_path):
+    calls = tmp_path / "calls.txt"
+
+    def made(side, data_dir=downloads):
+        function = functools.partial(counted_pixels, side=side, calls=str(calls))
+        items = preprocess(str(data_dir), image=function, cache_dir=str(tmp_path / "cache"))
+        runs = len(calls.read_text().splitlines()) if calls.exists() else 0
+        calls.unlink(missing_ok=True)
+        return items, runs
+
+    first, runs = made(side=4)
+    assert runs == len(first.images) + 1  # once per picture, and once to learn the arrays' shape
+    assert made(side=4)[1] == 1  # nothing changed: read from the cache (one call learns the shape)
+    assert made(side=6)[1] == len(first.images) + 1  # another argument
+    csv = downloads / "image_va.csv"
+    csv.write_text(csv.read_text().replace("0.844422", "0.844421"))
+    assert made(side=4)[1] == len(first.images) + 1  # a changed download
+    assert first.images.with_format("numpy")[0]["pixels"].shape == (4, 4, 3)
+
+
+def counted_pixels(picture, side, calls):
+    with open(calls, "a", encoding="utf-8") as log:
+        log.write("call\n")
+    return {"pixels": numpy.asarray(picture.convert("RGB").resize((side, side)), numpy.uint8)}
+
+
+def test_cached_and_decoded_epochs_give_the_same_pairs(tmp_path):
+    items = preprocess(
+        SAMPLE,
+        image=functools.partial(counted_pixels, side=4, calls=str(tmp_path / "calls.txt")),
+        cache_dir=str(tmp_path / "cache"),
+    )
+    for options in ({"seed": 1, "epoch": 2}, {"seed": 0, "epoch": 0, "balance": 2, "split": None}):
+        options = {"split": "train", "pairs_per_item": 4, **options}
+        cached = [(p["image_id"], p["clip_id"], float(p["score"])) for p in va_pairs(SAMPLE, items=items, **options)]
+        decoded = va_pairs(SAMPLE, cache_dir=str(tmp_path / "cache"), **options).decode(False)
+        assert cached == [(p["image_id"], p["clip_id"], p["score"]) for p in decoded]
+
+
+def test_a_repeated_image_id_anchors_pairs_with_its_first_row_as_paired_does(pairs):
+    images, _, _ = sample.sample_annotations()
+    first = next(row for row in images if row[0] == sample.REPEATED_IAPS_ID)
+    got = va_pairs(SAMPLE, None, pairs_per_item=16).decode(False)
+    repeated = [p for p in got if p["image_id"] == sample.REPEATED_IAPS_ID]
+    assert len(repeated) >= 16  # it anchors its 16 pairs once, as one item
+    assert {(p["image_valence"], p["image_arousal"]) for p in repeated} == {
+        tuple(float(numpy.float32(va)) for va in first[1:3])
+    }
+
+
+def test_an_unreadable_medium_is_an_error_before_the_epoch_or_left_out(downloads, tmp_path):
+    picture = downloads / "IAPS 1-20 Images" / "1001.JPG"
+    picture.write_bytes(picture.read_bytes()[:200])  # a truncated JPEG
+    with pytest.raises(ValueError, match="1001.JPG.*truncated"):
+        va_pairs(str(downloads), None, cache_dir=str(tmp_path / "cache"))
+    skipped = va_pairs(str(downloads), None, pairs_per_item=8, cache_dir=str(tmp_path / "cache"), missing_media="skip")
+    images = {pair["image_id"] for pair in skipped.decode(False)}
+    assert images and "1001" not in images
+
+
+def test_balance_and_scores_are_validated(pairs):
+    assert len(pairs(None, balance=129)) == len(pairs(None))  # more bins than an int8 holds
+    for balance in (0, 1001, 2.5, True, "2"):
+        with pytest.raises(ValueError, match="balance="):
+            pairs(None, balance=balance)
+    with pytest.raises(ValueError, match="outside \\[0, 1\\]"):
+        pairs(None, kernel=lambda image_va, music_va: image_va[..., 0] - music_va[..., 0] - 2)
