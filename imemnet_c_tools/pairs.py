@@ -170,10 +170,12 @@ class _PairsBuilder(datasets.ArrowBasedBuilder):
 
     def _generate_tables(self, shards, planned):
         generate = _generate_preprocessed if isinstance(planned, _PreprocessedSplit) else _generate
+        schema = self.info.features.arrow_schema  # tables in it need no cast, row by row, when iterated
         for index, (images, clips, scores) in enumerate(shards):
             for start in range(0, len(images), ROWS_PER_TABLE):
                 part = slice(start, start + ROWS_PER_TABLE)
-                yield (index, start), generate(planned.items(), images[part], clips[part], scores[part])
+                columns = generate(planned.items(), images[part], clips[part], scores[part])
+                yield (index, start), pyarrow.Table.from_pydict(columns, schema=schema)
 
 
 ROWS_PER_TABLE = 64
@@ -196,7 +198,7 @@ def draw_epoch(items, seed, epoch, pairs_per_item=1, kernel=DEFAULT_KERNEL, scal
         clips_of_images = rng.integers(len(clip_va), size=(len(image_va), pairs_per_item))
         images_of_clips = rng.integers(len(image_va), size=(len(clip_va), pairs_per_item))
     else:
-        reach_of_images, reach_of_clips = _reachable_bins(image_va, clip_va, _checked_balance(balance), score)
+        reach_of_images, reach_of_clips = _reachable_bins(image_va, clip_va, _checked_balance(balance), kernel, scale)
         clips_of_images = _balanced(image_va, clip_va, reach_of_images, pairs_per_item, rng, score)
         images_of_clips = _balanced(clip_va, image_va, reach_of_clips, pairs_per_item, rng, lambda c, i: score(i, c))
     images = numpy.concatenate([numpy.repeat(numpy.arange(len(image_va)), pairs_per_item), images_of_clips.ravel()])
@@ -227,7 +229,7 @@ def _bins(scores, balance):
 
 
 @functools.lru_cache(maxsize=8)
-def _reachable(image_va_bytes, clip_va_bytes, balance, score):
+def _reachable(image_va_bytes, clip_va_bytes, balance, kernel, scale):
     image_va = numpy.frombuffer(image_va_bytes, numpy.float32).reshape(-1, 2)
     clip_va = numpy.frombuffer(clip_va_bytes, numpy.float32).reshape(-1, 2)
     # distinct VA values only: EMOTIC's images take about a hundred, so this is far smaller than all pairs
@@ -236,17 +238,20 @@ def _reachable(image_va_bytes, clip_va_bytes, balance, score):
     of_images = numpy.zeros((len(images), balance), bool)
     of_clips = numpy.zeros((len(clips), balance), bool)
     for start in range(0, len(images), 256):
-        bins = _bins(score(images[start : start + 256, None], clips[None]), balance)
-        rows = numpy.arange(len(bins))[:, None]
-        of_images[start + rows, bins] = True
+        scores = _checked_scores(va_score(images[start : start + 256, None], clips[None], kernel, scale), kernel)
+        bins = _bins(scores, balance)
+        of_images[start + numpy.arange(len(bins))[:, None], bins] = True
         of_clips[numpy.arange(len(clips))[None, :], bins] = True
     return of_images[image_of.ravel()], of_clips[clip_of.ravel()]
 
 
-def _reachable_bins(image_va, clip_va, balance, score):
+def _reachable_bins(image_va, clip_va, balance, kernel, scale):
     """Per image and per clip, which of the `balance` score bins its partners can fill; kept per
-    process, so that only the first epoch pays for scoring the distinct VA values against each other."""
-    return _reachable(image_va.astype(numpy.float32).tobytes(), clip_va.astype(numpy.float32).tobytes(), balance, score)
+    process and (items, balance, kernel, scale), so that only the first epoch pays for scoring the
+    distinct VA values against each other."""
+    return _reachable(
+        image_va.astype(numpy.float32).tobytes(), clip_va.astype(numpy.float32).tobytes(), balance, kernel, scale
+    )
 
 
 def _balanced(anchor_va, other_va, reachable, count, rng, score):
@@ -307,23 +312,23 @@ def _pair_columns(items, images, clips, scores):
 
 
 def _generate(items, images, clips, scores):
-    """A table of decoded pairs: their media as paths (extracted) or bytes (read in place)."""
+    """The columns of decoded pairs: their media as paths (extracted) or bytes (read in place)."""
     image_media, clip_media = items.media
     with image_media.reader() as image_members, clip_media.reader() as clip_members:
         image_files = [image_media.file(items.image_sources[i], image_members) for i in images.tolist()]
         clip_files = [clip_media.file(items.clip_sources[c], clip_members) for c in clips.tolist()]
-    return pyarrow.table({**_pair_columns(items, images, clips, scores), "image": image_files, "audio": clip_files})
+    return {**_pair_columns(items, images, clips, scores), "image": image_files, "audio": clip_files}
 
 
 def _generate_preprocessed(items, images, clips, scores):
-    """A table of pairs with their image's and clip's preprocessed arrays, taken from the
+    """The columns of pairs with their image's and clip's preprocessed arrays, taken from the
     memory-mapped Arrow files without converting them."""
     image_rows = _arrow_rows(items.media[0], [items.image_sources[i] for i in images.tolist()])
     clip_rows = _arrow_rows(items.media[1], [items.clip_sources[c] for c in clips.tolist()])
     columns = _pair_columns(items, images, clips, scores)
     for rows in (image_rows, clip_rows):
         columns.update({name: rows.column(name) for name in rows.column_names if name not in _ITEM_COLUMNS})
-    return pyarrow.table(columns)
+    return columns
 
 
 def _arrow_rows(dataset, rows):

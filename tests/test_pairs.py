@@ -268,11 +268,13 @@ def test_check_counts_train_pairs_sharing_a_song_with_validation_or_test(tmp_pat
 
 def test_a_second_epoch_reuses_the_plan_and_reads_no_annotation_file_or_listing(tmp_path, monkeypatch):
     pairs_module.forget_plans()
-    va_pairs(SAMPLE, "train", epoch=0, cache_dir=str(tmp_path / "cache"))
+    va_pairs(SAMPLE, "train", epoch=0, cache_dir=str(tmp_path / "cache"), balance=2)
     plans, listings = [], archive_calls(monkeypatch, "members")
     monkeypatch.setattr(imemnet_c, "make_plan", lambda *a, **k: plans.append(a) or pytest.fail("planned again"))
     second = va_pairs(SAMPLE, "train", epoch=1, cache_dir=str(tmp_path / "cache"), balance=2)
     assert list(second.decode(False)) and not plans and not listings
+    kept = pairs_module._reachable.cache_info()  # the balanced draw's reachable bins, scored once
+    assert kept.hits == 1 and kept.misses == 1
 
 
 def test_the_preprocessed_cache_is_reused_and_made_again_when_the_function_or_download_changes(downloads, tmp_path):
