@@ -297,13 +297,14 @@ class ImemnetC(datasets.ArrowBasedBuilder):
         split_generators = []
         for split, tables in plan.tables.items():
             argument = self.config.own_input(split)[0]
-            lookups = {name: table for name, table in tables.items() if name != argument}
+            gen_kwargs = {name: table for name, table in tables.items() if name != argument}  # the lookups
             if plan.media:
-                gen_kwargs = {"shards": plan.media.shards(plan.located(split), self.config.rows_per_shard)}
-                gen_kwargs["media"] = plan.media
+                gen_kwargs.update(
+                    shards=plan.media.shards(plan.located(split), self.config.rows_per_shard), media=plan.media
+                )
             else:
-                gen_kwargs = {"shards": _chunks(tables[argument].rows, self.config.rows_per_shard)}
-            split_generators.append(datasets.SplitGenerator(name=split, gen_kwargs={**gen_kwargs, **lookups}))
+                gen_kwargs.update(shards=_chunks(tables[argument].rows, self.config.rows_per_shard))
+            split_generators.append(datasets.SplitGenerator(name=split, gen_kwargs=gen_kwargs))
         return split_generators
 
     def _plan(self, dl_manager, extract, unreadable_archives=None):
@@ -558,6 +559,8 @@ def _paired_fields(pair, clip_rows, image_rows):
 
 
 class Row(NamedTuple):
+    """A row of image_va.csv or music_va.csv (`caption` for clips only); `key`: its place in the file."""
+
     key: int
     id: str
     valence: float
@@ -566,6 +569,8 @@ class Row(NamedTuple):
 
 
 class Pair(NamedTuple):
+    """A line of a matching file; `key`: its line number."""
+
     key: int
     clip_id: str
     image_id: str
@@ -573,6 +578,8 @@ class Pair(NamedTuple):
 
 
 class Table(NamedTuple):
+    """An annotation file's rows (`Row` or `Pair`), and its name for messages."""
+
     name: str  # where it was read from, for messages
     rows: tuple
 
@@ -715,13 +722,22 @@ def _unit_interval_value(text, path, line, column):
     return float(numpy.float32(value))
 
 
-def image_source(image_id):
-    """`iaps`, `naps` or `emotic`, from the id pattern (IAPS ids are numbers, NAPS ids `Category_001_h`)."""
+def image_source(image_id, emotic_part=False):
+    """`iaps`, `naps` or `emotic`, from the id pattern (IAPS ids are numbers, NAPS ids `Category_001_h`);
+    with `emotic_part`, EMOTIC's as `emotic/<the part of its download>` (mscoco, framesdb, ade20k,
+    emodb_small)."""
     if re.fullmatch(r"\d+(\.\d+)?", image_id):
         return "iaps"
     if re.fullmatch(r"[A-Za-z]+_\d+_[hv]", image_id):
         return "naps"
-    return "emotic"
+    if not emotic_part:
+        return "emotic"
+    return "emotic/" + next(
+        (part for prefix, part in _EMOTIC_PARTS.items() if image_id.startswith(prefix)), "emodb_small"
+    )
+
+
+_EMOTIC_PARTS = {"COCO_": "mscoco", "frame_": "framesdb", "sun_": "ade20k", "labelme_": "ade20k"}
 
 
 def _describe_missing(modality, ids):
@@ -744,6 +760,8 @@ def _describe_missing(modality, ids):
 
 
 class Location(NamedTuple):
+    """Where a media file lies: a loose file, or a member of an archive."""
+
     container: str  # a loose file, or the archive holding the member
     member: str | None  # the member's name in the archive; None for a loose file
     size: int

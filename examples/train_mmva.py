@@ -116,6 +116,12 @@ def epoch_loader(args, epoch, items, rank, world):
     return StatefulDataLoader(pairs, batch_size=args.batch_size, num_workers=args.workers)
 
 
+def log_pairs(folder, rank, epoch, batch):
+    """Appends the ids of a batch's pairs to the rank's list of the pairs it trained on."""
+    with open(os.path.join(folder, f"rank-{rank}.txt"), "a", encoding="utf-8") as log:
+        log.writelines(f"{epoch} {i} {c}\n" for i, c in zip(batch["image_id"], batch["clip_id"], strict=True))
+
+
 def train(args):
     """Trains; returns the mean loss of each epoch this run trained, or None if it stopped early."""
     world = int(os.environ.get("WORLD_SIZE", 1))
@@ -143,7 +149,6 @@ def train(args):
         first_epoch = state["epoch"]
         print(f"rank {rank}: resuming epoch {first_epoch}" + (" mid-epoch" if state["loader"] else ""), flush=True)
     trained = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
-    log = args.log_pairs and open(os.path.join(args.log_pairs, f"rank-{rank}.txt"), "a", encoding="utf-8")
     losses, steps = [], 0
     for epoch in range(first_epoch, args.epochs):
         loader = epoch_loader(args, epoch, items, rank, world)
@@ -158,11 +163,8 @@ def train(args):
                 optimiser.step()
                 epoch_losses.append(loss.item())
                 steps += 1
-                if log:
-                    log.writelines(
-                        f"{epoch} {i} {c}\n" for i, c in zip(batch["image_id"], batch["clip_id"], strict=True)
-                    )
-                    log.flush()
+                if args.log_pairs:
+                    log_pairs(args.log_pairs, rank, epoch, batch)
                 if args.checkpoint_every and steps % args.checkpoint_every == 0 or steps == args.stop_after_steps:
                     checkpoints.save(model, optimiser, epoch, loader)
                 if steps == args.stop_after_steps:

@@ -27,20 +27,12 @@ import imemnet_c
 
 CONFIGS = ["image", "music", "paired"]
 SOURCES = ["iaps", "naps", "emotic/mscoco", "emotic/framesdb", "emotic/ade20k", "emotic/emodb_small", "clips"]
-EMOTIC_PARTS = {"COCO_": "mscoco", "frame_": "framesdb", "sun_": "ade20k", "labelme_": "ade20k"}
 SHOWN = 5  # ids or files named per problem in the human-readable report
 
 
 def source_of(modality, media_id):
     """Where a media file comes from: iaps, naps, emotic/<part> or clips."""
-    if modality is imemnet_c.AUDIO:
-        return "clips"
-    source = imemnet_c.image_source(media_id)
-    if source != "emotic":
-        return source
-    return "emotic/" + next(
-        (part for prefix, part in EMOTIC_PARTS.items() if media_id.startswith(prefix)), "emodb_small"
-    )
+    return "clips" if modality is imemnet_c.AUDIO else imemnet_c.image_source(media_id, emotic_part=True)
 
 
 def check(data_dir, configs=CONFIGS, cache_dir=None):

@@ -212,8 +212,11 @@ def test_the_training_example_runs_with_two_workers_and_its_loss_goes_down(tmp_p
 
 
 def test_torchrun_two_ranks_of_two_workers_see_the_epoch_exactly(tmp_path):
-    stdout, seen = run_example(tmp_path, "--epochs", 1, "--workers", 2, torchrun=True)
+    # as docs/training.md shows it: from the preprocessed cache, with checkpoints
+    options = ["--cache", "--checkpoints", tmp_path / "ckpt", "--checkpoint-every", 100]
+    stdout, seen = run_example(tmp_path, "--epochs", 1, "--workers", 2, *options, torchrun=True)
     assert "rank 0 epoch 0" in stdout and "rank 1 epoch 0" in stdout
+    assert {path.name for path in (tmp_path / "ckpt").iterdir()} == {"rank-0.pt", "rank-1.pt"}
     assert seen == epoch_pairs(0)  # the union of the four readers: every pair once
     assert all((tmp_path / "pairs-seen" / f"rank-{rank}.txt").stat().st_size for rank in (0, 1))
 
@@ -280,9 +283,9 @@ def test_a_second_epoch_reuses_the_plan_and_reads_no_annotation_file_or_listing(
 def test_the_preprocessed_cache_is_reused_and_made_again_when_the_function_or_download_changes(downloads, tmp_path):
     calls = tmp_path / "calls.txt"
 
-    def made(side, data_dir=downloads):
+    def made(side):
         function = functools.partial(counted_pixels, side=side, calls=str(calls))
-        items = preprocess(str(data_dir), image=function, cache_dir=str(tmp_path / "cache"))
+        items = preprocess(str(downloads), image=function, cache_dir=str(tmp_path / "cache"))
         runs = len(calls.read_text().splitlines()) if calls.exists() else 0
         calls.unlink(missing_ok=True)
         return items, runs
