@@ -152,7 +152,7 @@ def va_pairs(
     builder = _PairsBuilder(cache_dir=cache_dir, features=features)
     builder.epoch = {"shards": [tuple(column[part] for column in drawn) for part in parts], "planned": planned}
     pairs = builder.as_streaming_dataset(split="train")
-    return pairs if items is None else pairs.with_format("numpy")
+    return pairs if items is None else pairs.map(_restore, fn_kwargs={"arrays": items.arrays})
 
 
 class _PairsBuilder(datasets.ArrowBasedBuilder):
@@ -322,17 +322,50 @@ def _generate(items, images, clips, scores):
 
 def _generate_preprocessed(items, images, clips, scores):
     """The columns of pairs with their image's and clip's preprocessed arrays, taken from the
-    memory-mapped Arrow files without converting them."""
-    image_rows = _arrow_rows(items.media[0], [items.image_sources[i] for i in images.tolist()])
-    clip_rows = _arrow_rows(items.media[1], [items.clip_sources[c] for c in clips.tolist()])
+    memory-mapped Arrow files a table at a time; each array as its raw bytes, which `_restore`
+    turns back into an array in the reader (datasets' numpy formatting would convert each array row
+    by row and widen integers to int64: 8x the bytes of a uint8 picture)."""
     columns = _pair_columns(items, images, clips, scores)
-    for rows in (image_rows, clip_rows):
-        columns.update({name: rows.column(name) for name in rows.column_names if name not in _ITEM_COLUMNS})
+    for dataset, rows in ((items.media[0], images), (items.media[1], clips)):
+        sources = items.image_sources if dataset is items.media[0] else items.clip_sources
+        taken = dataset.with_format("arrow")[[sources[i] for i in rows.tolist()]]
+        for name, feature in dataset.features.items():
+            if name not in _ITEM_COLUMNS:
+                layout = _array_layout(feature)
+                columns[name] = _as_bytes(taken.column(name), layout) if layout else taken.column(name)
     return columns
 
 
-def _arrow_rows(dataset, rows):
-    return dataset.with_format("arrow")[rows]
+def _array_layout(feature):
+    """(dtype, shape) of an array feature (shape None: 1-D of any length); None for a scalar."""
+    if hasattr(feature, "shape"):  # Array2D to Array5D
+        return feature.dtype, tuple(feature.shape)
+    if hasattr(feature, "feature"):  # a sequence of values
+        return feature.feature.dtype, None
+    return None
+
+
+def _as_bytes(column, layout):
+    """Each row of an array column as the raw bytes of its values (C order)."""
+    column = column.combine_chunks()
+    values = column.storage if isinstance(column.type, pyarrow.ExtensionType) else column
+    if layout[1] is None:
+        bounds = column.offsets.to_numpy() - column.offsets[0].as_py()
+    while hasattr(values, "flatten"):
+        values = values.flatten()
+    flat = values.to_numpy(zero_copy_only=False)
+    if layout[1] is not None:
+        bounds = numpy.arange(len(column) + 1) * (len(flat) // max(len(column), 1))
+    flat_bytes, offsets = pyarrow.py_buffer(flat), pyarrow.py_buffer((bounds * flat.itemsize).astype(numpy.int32))
+    return pyarrow.Array.from_buffers(pyarrow.binary(), len(column), [None, offsets, flat_bytes])
+
+
+def _restore(pair, arrays):
+    """A pair's preprocessed arrays from their bytes (read-only views, no copy)."""
+    return {
+        name: numpy.frombuffer(pair[name], numpy.dtype(dtype)).reshape(shape or (-1,))
+        for name, (dtype, shape) in arrays.items()
+    }
 
 
 _ITEM_COLUMNS = {"image_id", "clip_id", "song_id", "caption", "valence", "arousal", "source"}
@@ -538,14 +571,15 @@ class Preprocessed:
 
     def __init__(self, images, clips, data_dir, cache_dir):
         self.images, self.clips, self.data_dir, self.cache_dir = images, clips, data_dir, cache_dir
+        made = {name: f for d in (images, clips) for name, f in d.features.items() if name not in _ITEM_COLUMNS}
+        self.arrays = {name: _array_layout(f) for name, f in made.items() if _array_layout(f)}  # {name: (dtype, shape)}
         self.pair_features = datasets.Features(
             {
                 **_ID_FEATURES,
                 "caption": datasets.Value("string"),
                 **{name: datasets.Value("float32") for name in _VA_FIELDS},
                 "score": datasets.Value("float32"),
-                **{name: f for name, f in images.features.items() if name not in _ITEM_COLUMNS},
-                **{name: f for name, f in clips.features.items() if name not in _ITEM_COLUMNS},
+                **{name: datasets.Value("binary") if name in self.arrays else f for name, f in made.items()},
             }
         )
 

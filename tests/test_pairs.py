@@ -319,6 +319,32 @@ def test_cached_and_decoded_epochs_give_the_same_pairs(tmp_path):
         assert cached == [(p["image_id"], p["clip_id"], p["score"]) for p in decoded]
 
 
+def test_cached_pairs_carry_each_items_arrays_as_made_with_their_dtype_and_shape(tmp_path):
+    def spectrum(samples, sampling_rate):  # a 1-D array of the clip's own length, and a fixed 2-D one
+        return {
+            "samples": (samples * 1000).astype(numpy.int16),
+            "grid": numpy.full((2, 3), len(samples), numpy.float32),
+        }
+
+    items = preprocess(
+        SAMPLE,
+        image=functools.partial(counted_pixels, side=4, calls=str(tmp_path / "calls.txt")),
+        audio=spectrum,
+        sampling_rate=8000,
+        cache_dir=str(tmp_path / "cache"),
+    )
+    images = {row["image_id"]: row for row in items.images.with_format("numpy")}
+    clips = {row["clip_id"]: row for row in items.clips.with_format("numpy")}
+    pairs = list(va_pairs(SAMPLE, None, pairs_per_item=4, items=items))
+    assert len(pairs) == 4 * (len(set(images)) + len(clips))
+    for pair in pairs:
+        assert pair["pixels"].dtype == numpy.uint8 and pair["pixels"].shape == (4, 4, 3)
+        assert numpy.array_equal(pair["pixels"], images[pair["image_id"]]["pixels"])
+        assert pair["samples"].dtype == numpy.int16 and pair["samples"].shape == (2000,)  # 0.25 s at 8 kHz
+        assert numpy.array_equal(pair["samples"], clips[pair["clip_id"]]["samples"])
+        assert pair["grid"].dtype == numpy.float32 and numpy.array_equal(pair["grid"], clips[pair["clip_id"]]["grid"])
+
+
 def test_a_repeated_image_id_anchors_pairs_with_its_first_row_as_paired_does(pairs):
     images, _, _ = sample.sample_annotations()
     first = next(row for row in images if row[0] == sample.REPEATED_IAPS_ID)
