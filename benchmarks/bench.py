@@ -498,7 +498,7 @@ def arguments(parser):
         "full count (benchmarks/pairbench.py, benchmarks/fullcount.py); works with --realistic",
     )
     parser.add_argument(
-        "--pairs-parts", nargs="+", choices=["cache", "fullcount"], default=["cache", "fullcount"], help="with --pairs"
+        "--pairs-parts", nargs="*", choices=["cache", "fullcount"], default=["cache", "fullcount"], help="with --pairs"
     )
     parser.add_argument(
         "--reference", default="../shared/reference", help="with --pairs: the real annotation files, read in place"

@@ -301,7 +301,7 @@ def main(args):
     for found in sorted(glob.glob(os.path.join(args.work, "pairs-datasets-*.json"))):
         with open(found) as f:
             by_version[os.path.basename(found)[len("pairs-datasets-") : -len(".json")]] = json.load(f)
-    section = pairs_report(by_version, args.command_line)
+    section = pairs_report(by_version)
     with open(args.out, encoding="utf-8") as f:
         text = f.read()
     before, found, rest = text.partition("\n" + PAIRS_SECTION)
@@ -328,13 +328,15 @@ def _met(value, target, at_most=True):
     return "met" if (value <= target if at_most else value >= target) else "missed"
 
 
-def pairs_report(by_version, command_line):
+def pairs_report(by_version):
     lines = [PAIRS_SECTION, ""]
     any_results = next(iter(by_version.values()))
     lines += [
-        f"Python {any_results['python']}, {any_results['cores']} cores shared with another engineer's test runs "
-        "(noisy: medians of the runs, each in a fresh process). Rerun: "
-        f"`{command_line}` in each environment (`make bench-realistic ARGS=--pairs` runs both).",
+        f"Python {any_results['python']}, {any_results['cores']} cores; medians of the runs, each in a fresh "
+        "process. Rerun: "
+        "`python -m benchmarks.bench --pairs --work /tmp/imemnet-c-pairs` in each environment "
+        "(`make bench-realistic ARGS=--pairs` runs both; `--pairs-parts` with no part rewrites this section "
+        "from the kept results).",
         "",
     ]
     cache_versions = [v for v, r in by_version.items() if "cache" in r]
@@ -377,13 +379,29 @@ def pairs_report(by_version, command_line):
         target_rows = []
         for v in cache_versions:
             trials = by_version[v]["cache"]["trials"]
-            build = _median(trials, "build_s") / _median(trials, "decoded", "seconds")
+            prepare, epoch = _median(trials, "build_prepare_s"), _median(trials, "decoded", "seconds")
+            preprocessing = _median(trials, "build_map_s") / epoch
+            first = (prepare + _median(trials, "build_map_s")) / (prepare + epoch)
             speed = _median(trials, "cached", "pairs_per_s") / _median(trials, "handwritten", "pairs_per_s")
             target_rows += [
-                [v, "cache build / one decoded epoch", f"{build:.2f}", "<= 1.2", _met(build, 1.2)],
+                [
+                    v,
+                    "preprocessing (the map) / one decoded epoch",
+                    f"{preprocessing:.2f}",
+                    "<= 1.2",
+                    _met(preprocessing, 1.2),
+                ],
+                [v, "prepare + map / prepare + one decoded epoch", f"{first:.2f}", "<= 1.2", _met(first, 1.2)],
                 [v, "cache epoch pairs/s / hand-written pairs/s", f"{speed:.1f}", ">= 10", _met(speed, 10, False)],
             ]
-        lines += [*_table(["datasets", "target", "ratio (medians)", "wanted", ""], target_rows), ""]
+        lines += [
+            *_table(["datasets", "target", "ratio (medians)", "wanted", ""], target_rows),
+            "",
+            "Both sides need the prepare (the clips extracted from the tar.gz, the configs' Arrow files) before "
+            "their first epoch, so it is counted on both or on neither (the cache build with its prepare, against "
+            "a decoded epoch after the prepare: the first and fourth rows above).",
+            "",
+        ]
     full_versions = [v for v, r in by_version.items() if "fullcount" in r]
     if full_versions:
         pairs = by_version[full_versions[0]]["fullcount"]["trials"][0]["warm"]["pairs"]
