@@ -6,6 +6,7 @@ import contextlib
 import csv
 import dataclasses
 import errno
+import functools
 import hashlib
 import importlib
 import io
@@ -615,7 +616,9 @@ class _AnnotationFiles:
     def _parse(self, parser, name):
         if name in self._local:
             self.origins[name] = self._local[name]
-            return parser(self._local[name])
+            with open(self._local[name], "rb") as f:
+                content_digest = hashlib.sha256(f.read()).hexdigest()
+            return _parsed(parser, self._local[name], content_digest)
         url = ANNOTATION_URLS[name]
         try:  # streaming, the download happens when the parser opens the URL
             table = parser(self._dl_manager.download(url))
@@ -626,6 +629,13 @@ class _AnnotationFiles:
             ) from error
         self.origins[name] = url
         return table
+
+
+@functools.lru_cache(maxsize=16)
+def _parsed(parser, path, content_digest):
+    """An annotation file's table, parsed once per process and content: the configs of one check,
+    and the epochs of a training run, share it (tables are immutable)."""
+    return parser(path)
 
 
 class _UnavailableAnnotations(ConnectionError):
@@ -821,11 +831,13 @@ def _chunks(rows, size):
 
 def media_file_id(path, modality):
     """The id a media file stands for (its name without extension), or None if it is not one."""
-    parts = re.split(r"[\\/]", path)
-    if any(part.startswith("__MACOSX") for part in parts) or parts[-1].startswith((".", "__")):
+    name = path[max(path.rfind("/"), path.rfind("\\")) + 1 :]  # called for every file and member: no regex
+    stem, dot, extension = name.rpartition(".")
+    if not dot or f".{extension.lower()}" not in modality.extensions or name.startswith((".", "__")):
         return None
-    stem, dot, extension = parts[-1].rpartition(".")
-    return stem if dot and f".{extension.lower()}" in modality.extensions else None
+    if "__MACOSX" in path and any(part.startswith("__MACOSX") for part in re.split(r"[\\/]", path)):
+        return None
+    return stem
 
 
 class Media:
@@ -939,18 +951,42 @@ class Media:
         if skipped:
             logger.warning(f"missing_media='skip': left out {skipped} examples whose media files are unreadable.")
 
-    def problem(self, location, modality, members):
-        """What makes the media file at `location` unusable, or None, by the checks `read` makes: a
-        tar's members were checked when it was listed, a loose file or zip member is read as far as
-        the check needs (its header and, for pictures, its last bytes)."""
-        if location.member is None:
-            with io.open(location.container, "rb") as stream:  # noqa: UP020  (see Archives)
-                return media_problem(stream, location.size, location.container, modality)
-        problems = self.listed[location.container].problems
-        if problems is not None:
-            return problems.get(location.member)
-        with members.open(location) as stream:
-            return media_problem(stream, location.size, location.member, modality)
+    @contextlib.contextmanager
+    def checker(self):
+        """`with media.checker() as problem:` a function `problem(location, modality)` saying what
+        makes the media file at `location` unusable, or None, by the checks `read` makes. A tar's
+        members were checked when it was listed; a loose file or zip member is read as far as the
+        check needs (its header and, for pictures, its last bytes), and the verdict is kept in the
+        cache under what it was made from (the file's size and modification time; the zip's
+        listing): an unchanged download is not read again, a changed file is checked anew."""
+        verdicts = {}  # per file of kept verdicts: a folder's loose files, or a zip's members
+
+        def kept(path):
+            if path not in verdicts:
+                verdicts[path] = _KeptVerdicts(path)
+            return verdicts[path]
+
+        with self.reader() as members:
+
+            def problem(location, modality):
+                if location.member is None:
+                    folder, _, name = location.container.rpartition("/")
+                    stat = os.stat(location.container)
+                    return kept(f"{self.scratch_dir}/{ARCHIVE_CACHE}/folders/{_digest(folder)}.json").verdict(
+                        name, [stat.st_size, stat.st_mtime_ns], lambda: _problem_of_file(location, modality)
+                    )
+                archive = self.listed[location.container]
+                if archive.problems is not None:
+                    return archive.problems.get(location.member)
+                return kept(f"{archive.folder}/checks.json").verdict(
+                    location.member,
+                    [location.size, location.offset],
+                    lambda: _problem_of_member(location, modality, members),
+                )
+
+            yield problem
+        for kept_verdicts in verdicts.values():
+            kept_verdicts.keep()
 
     def file(self, location, members):
         """What an Image or Audio column holds for `location`: a local path (extracted, or a loose
@@ -964,6 +1000,55 @@ class Media:
     def reader(self):
         """A `MemberReader` of the archives these media use: `with media.reader() as members: ...`."""
         return MemberReader(self.archives, self.scratch_dir)
+
+
+def _problem_of_file(location, modality):
+    with io.open(location.container, "rb") as stream:  # noqa: UP020  (see Archives)
+        return media_problem(stream, location.size, location.container, modality)
+
+
+def _problem_of_member(location, modality, members):
+    with members.open(location) as stream:
+        return media_problem(stream, location.size, location.member, modality)
+
+
+class _KeptVerdicts:
+    """Media checks' verdicts kept in one JSON file of the cache, `{name: [stamp, verdict]}`, where
+    the stamp says which version of the file the verdict was made from."""
+
+    def __init__(self, path):
+        self.path, self.new = path, {}
+        self.kept = self._read()
+
+    def verdict(self, name, stamp, check):
+        kept = self.kept.get(name)
+        if kept is not None and kept[0] == stamp:
+            return kept[1]
+        verdict = check()
+        self.kept[name] = self.new[name] = [stamp, verdict]
+        return verdict
+
+    def keep(self):
+        """Writes the new verdicts, with those another process kept meanwhile (whole, then renamed)."""
+        if not self.new:
+            return
+        os.makedirs(self.path.rpartition("/")[0], exist_ok=True)
+        partial = f"{self.path}.{uuid.uuid4().hex}.partial"
+        with io.open(partial, "w", encoding="utf-8") as f:  # noqa: UP020  (see Archives)
+            json.dump({**self._read(), **self.new}, f)
+        os.replace(partial, self.path)
+
+    def _read(self):
+        try:
+            with io.open(self.path, encoding="utf-8") as f:  # noqa: UP020  (see Archives)
+                kept = json.load(f)
+            return {
+                name: [stamp, verdict]
+                for name, (stamp, verdict) in kept.items()
+                if isinstance(stamp, list) and isinstance(verdict, (str, type(None)))
+            }
+        except (OSError, ValueError, TypeError, AttributeError):  # none yet, or damaged: checked anew
+            return {}
 
 
 _UNREADABLE_ADVICE = ' Replace it with a good copy (download it again), or pass missing_media="skip" to leave it out.'
@@ -1025,7 +1110,7 @@ def _audio_problem(stream, size, where):
 # Paths made of member names go through io.open, os.stat and string operations, not open and
 # os.path: datasets patches those in this module for URLs, where "::" chains paths.
 
-ARCHIVE_CACHE = "imemnet_c_archives"  # in the datasets cache: per archive, its index and extracted members
+ARCHIVE_CACHE = "imemnet_c_archives"  # in the datasets cache: per archive its index, media checks and extracted members; folders/: loose files' checks
 _INDEX_VERSION = 2  # 2: a tar's listing holds the media checks made as it passed
 _DECOMPRESSORS = {"bzip2": bz2.open, "xz": lzma.open}  # gzip goes through rapidgzip: parallel, seekable
 _MAGIC = {b"\x1f\x8b": "gzip", b"BZh": "bzip2", b"\xfd7zXZ\x00": "xz"}
@@ -1069,7 +1154,7 @@ class Archive:
         return self._members
 
     def extracted(self, name):
-        return os.path.join(self.folder, "files", name)
+        return f"{self.folder}/files/{name}"
 
     def extract(self, members):
         """Extracts the members not already extracted whole, reading each by random access."""
@@ -1110,8 +1195,8 @@ class Archive:
     def _kept_listing(self):
         """The kept listing, or None when there is none or it is partial or unreadable."""
         try:
-            with open(os.path.join(self.folder, "index.json"), encoding="utf-8") as f:
-                index = json.load(f)
+            with open(os.path.join(self.folder, "index.json"), "rb") as f:
+                index = _parsed_json(f.read())
             if index["version"] != _INDEX_VERSION or bool(index["seek_points"]) != (self.compression == "gzip"):
                 return None
             if index["seek_points"]:
@@ -1262,6 +1347,12 @@ class MemberReader:
             archive = self._archives[location.container]
             self._openers[location.container] = archive.opener(self._stack, self._scratch_dir)
         return self._openers[location.container](location)
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed_json(content):
+    """A kept listing's JSON, parsed once per process and content (every config's plan reads it)."""
+    return json.loads(content)
 
 
 class _UnreadableArchive(ValueError):

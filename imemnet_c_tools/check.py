@@ -138,9 +138,9 @@ def _sources(media, data_dir):
             entry["found"] += 1
             located.append((modality, media_id, location, config_media))
     with contextlib.ExitStack() as stack:
-        members = {id(m): stack.enter_context(m.reader()) for m in media}
+        checkers = {id(m): stack.enter_context(m.checker()) for m in media}
         for modality, media_id, location, config_media in imemnet_c.progress(located, "Checking media files", "files"):
-            if problem := config_media.problem(location, modality, members[id(config_media)]):
+            if problem := checkers[id(config_media)](location, modality):
                 source(modality, media_id)["unreadable"][media_id] = problem
     return {name: sources[name] for name in SOURCES if name in sources}
 

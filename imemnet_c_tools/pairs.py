@@ -408,10 +408,10 @@ def _readable(located, modality, media, missing_media):
     """The (row, location) whose media file passes the loader's check (what a load checks before
     writing an example): an unreadable one is an error, or with missing_media="skip" left out."""
     readable, problems = [], {}
-    with media.reader() as members:
+    with media.checker() as problem:
         for row, location in imemnet_c.progress(located, f"Checking {modality.name} files", "files"):
             if location not in problems:
-                problems[location] = media.problem(location, modality, members)
+                problems[location] = problem(location, modality)
             if not problems[location]:
                 readable.append((row, location))
             elif missing_media != "skip":

@@ -2,6 +2,7 @@
 the loader's own code, as text or as JSON, with an exit status that means something."""
 
 import gzip
+import io
 import json
 import os
 import re
@@ -157,15 +158,47 @@ def test_a_data_dir_that_is_not_a_folder_or_bad_usage_exits_2(capsys, tmp_path):
     assert exit_.value.code == 2
 
 
-def test_a_second_check_reads_only_the_kept_listings(capsys, downloads, cache, monkeypatch):
+def media_opens(monkeypatch):
+    """The media files (paths, or names of zip members) opened from now on, by any code."""
+    opened, open_file, open_member = [], io.open, zipfile.ZipFile.open
+
+    def is_media(name):
+        return any(imemnet_c.media_file_id(str(name), m) for m in (imemnet_c.IMAGES, imemnet_c.AUDIO))
+
+    def spy_file(file, *args, **kwargs):
+        if isinstance(file, (str, os.PathLike)) and is_media(file):
+            opened.append(str(file))
+        return open_file(file, *args, **kwargs)
+
+    def spy_member(archive, name, *args, **kwargs):
+        if is_media(getattr(name, "filename", name)):
+            opened.append(getattr(name, "filename", name))
+        return open_member(archive, name, *args, **kwargs)
+
+    monkeypatch.setattr(io, "open", spy_file)
+    monkeypatch.setattr(zipfile.ZipFile, "open", spy_member)
+    return opened
+
+
+def test_a_second_check_reads_no_archive_or_media_file_and_a_changed_file_is_checked_anew(
+    capsys, downloads, cache, monkeypatch
+):
     tar = downloads / "IMEMNet_clips.tar"
     (downloads / "IMEMNet_clips.tar.gz").write_bytes(gzip.compress(tar.read_bytes()))
     os.remove(tar)
     assert check(capsys, downloads, *cache)[0] == 0
-    listed, opened = archive_calls(monkeypatch, "_listed"), archive_calls(monkeypatch, "opener")
+    listed, opened = archive_calls(monkeypatch, "_listed"), media_opens(monkeypatch)
     assert check(capsys, downloads, *cache)[0] == 0
-    assert listed == []  # no archive listed again
-    assert opened == ["emotic.zip"]  # a zip's pictures are read alone; a tar's media were checked when listed
+    assert listed == [] and opened == []  # the kept listings and the kept verdicts of the media checks
+
+    picture = downloads / "IAPS 1-20 Images" / "1002.JPG"
+    picture.write_bytes(picture.read_bytes()[:300])  # truncated: another size
+    opened.clear()
+    status, text = check(capsys, downloads, *cache)
+    assert status == 1 and f"unreadable: {picture} (the image of 1002) is a truncated JPEG" in text
+    assert opened == [str(picture)]  # only the changed file is read again
+    os.utime(picture)  # touched only: checked again, still truncated
+    assert check(capsys, downloads, *cache)[0] == 1 and opened == [str(picture)] * 2
 
 
 def without_audio_backend(monkeypatch):
