@@ -1,5 +1,6 @@
 """IMEMNet-C: images, music clips and music captions in valence-arousal space (MMVA, AAAI 2025)."""
 
+import atexit
 import bz2
 import collections
 import contextlib
@@ -298,7 +299,9 @@ class ImemnetC(datasets.ArrowBasedBuilder):
         split_generators = []
         for split, tables in plan.tables.items():
             argument = self.config.own_input(split)[0]
-            gen_kwargs = {name: table for name, table in tables.items() if name != argument}  # the lookups
+            gen_kwargs = {  # the lookups, made once: {id: its first row}
+                name: table.first_row_per_id() for name, table in tables.items() if name != argument
+            }
             if plan.media:
                 gen_kwargs.update(
                     shards=plan.media.shards(plan.located(split), self.config.rows_per_shard), media=plan.media
@@ -368,12 +371,12 @@ class ImemnetC(datasets.ArrowBasedBuilder):
 
     def _generate_tables(self, **inputs):
         """The config's examples in small Arrow tables, each cast once: datasets 3.6 would otherwise
-        cast every streamed example on its own, at about 0.4 ms each (BENCHMARKS.md)."""
-        features = self.info.features
+        cast every streamed example on its own, at about 0.4 ms each (BENCHMARKS.md). The examples are
+        in storage form already (media as {"path", "bytes"}), so they go to Arrow without encoding."""
+        schema = self.info.features.arrow_schema
         examples = getattr(self, f"_generate_{self.config.name}")(**inputs)
         for batch in _batches(examples):
-            rows = [features.encode_example(example) for _, example in batch]
-            yield batch[0][0], pyarrow.Table.from_pylist(rows, schema=features.arrow_schema)
+            yield batch[0][0], pyarrow.Table.from_pylist([example for _, example in batch], schema=schema)
 
     def _generate_image(self, shards, media):
         for row, files in media.read(shards, skip_unreadable=self._skips_bad_media):
@@ -384,9 +387,8 @@ class ImemnetC(datasets.ArrowBasedBuilder):
             yield row.key, {**_music_fields(row), **files}
 
     def _generate_paired(self, shards, media, images, clips):
-        image_rows, clip_rows = images.first_row_per_id(), clips.first_row_per_id()
         for pair, files in media.read(shards, skip_unreadable=self._skips_bad_media):
-            yield pair.key, {**_paired_fields(pair, clip_rows, image_rows), **files}
+            yield pair.key, {**_paired_fields(pair, clips, images), **files}
 
     def _generate_image_annotations(self, shards):
         for shard in shards:
@@ -399,10 +401,9 @@ class ImemnetC(datasets.ArrowBasedBuilder):
                 yield row.key, _music_fields(row)
 
     def _generate_paired_annotations(self, shards, images, clips):
-        image_rows, clip_rows = images.first_row_per_id(), clips.first_row_per_id()
         for shard in shards:
             for pair in shard.rows:
-                yield pair.key, _paired_fields(pair, clip_rows, image_rows)
+                yield pair.key, _paired_fields(pair, clips, images)
 
     @property
     def _skips_bad_media(self):
@@ -856,6 +857,7 @@ class Media:
         self.needed, self.scratch_dir, self.extracted = needed, cache_root, extracted
         self.locations = {modality: {} for modality in needed}
         self.duplicates, self.archives, self.listed, self.loose, self.searched = [], {}, {}, [], ""
+        self._checked = {}  # the problem of each file read, by location: for every shard this process reads
 
     @classmethod
     def find(cls, found, needed, cache_root, extract, unreadable_archives=None):
@@ -931,7 +933,7 @@ class Media:
 
     def read(self, shards, skip_unreadable):
         """(row, {modality name: file}) for every row of the shards whose media files are readable."""
-        skipped, checked = 0, {}  # each file's problem, by location: pairs share their clips and pictures
+        skipped, checked = 0, self._checked  # each file's problem, by location: pairs share their clips and pictures
         with self.reader() as members:
             for shard in shards:
                 for row, where in shard.rows:
@@ -1318,20 +1320,19 @@ class Archive:
 
 
 class MemberReader:
-    """Reads archive members by location, each archive opened once and closed on exit (rapidgzip
-    aborts at interpreter exit if a reader is left open); the last member read from each archive is
-    kept, so that consecutive pairs of one clip read it once."""
+    """Reads archive members by location; the last member read from each archive is kept, so that
+    consecutive pairs of one clip read it once. Each archive is opened once per process and stays
+    open (see `_opener`); the `with` block is kept for the readers that used to close them."""
 
     def __init__(self, archives, scratch_dir):
         self._archives, self._scratch_dir = archives, scratch_dir
-        self._openers, self._last = {}, {}
-        self._stack = contextlib.ExitStack()
+        self._last = {}
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
-        self._stack.close()
+        pass
 
     def read(self, location):
         last = self._last.get(location.container)
@@ -1343,10 +1344,30 @@ class MemberReader:
         return data
 
     def open(self, location):
-        if location.container not in self._openers:
-            archive = self._archives[location.container]
-            self._openers[location.container] = archive.opener(self._stack, self._scratch_dir)
-        return self._openers[location.container](location)
+        return _opener(self._archives[location.container], self._scratch_dir)(location)
+
+
+_OPENERS = {}  # {(process id, an archive's cache folder): its member opener}
+_OPEN_ARCHIVES = {}  # {process id: the ExitStack closing that process's open archives at exit}
+
+
+def _opener(archive, scratch_dir):
+    """The archive's member opener, made once per process: a streamed split reads its shards one
+    after the other, and opening per shard parsed a zip's directory (0.1 s for EMOTIC's 23K
+    pictures) or imported a tar.gz's seek points each time. Keyed by process, as workers forked
+    after a read must open their own; closed at exit, as rapidgzip needs its readers closed."""
+    key = (os.getpid(), archive.folder)
+    if key not in _OPENERS:
+        if os.getpid() not in _OPEN_ARCHIVES:
+            _OPEN_ARCHIVES[os.getpid()] = contextlib.ExitStack()
+            atexit.register(_close_archives, os.getpid())
+        _OPENERS[key] = archive.opener(_OPEN_ARCHIVES[os.getpid()], scratch_dir)
+    return _OPENERS[key]
+
+
+def _close_archives(process_id):
+    if process_id == os.getpid():
+        _OPEN_ARCHIVES.pop(process_id).close()
 
 
 @functools.lru_cache(maxsize=8)
