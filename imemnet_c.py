@@ -632,9 +632,14 @@ class _UnavailableAnnotations(ConnectionError):
     """An annotation file neither in data_dir nor downloadable."""
 
 
+_VA_TABLE_COLUMNS = ("valence", "arousal", "caption")  # found by name; the id column is none of them
+
+
 def read_va_table(path, with_caption):
-    """Rows of image_va.csv or music_va.csv: the first named column is the id; valence, arousal
-    (and caption) are found by name, case-insensitively; ids stay strings exactly as written."""
+    """Rows of image_va.csv or music_va.csv: the first named column is the id (an error if it is
+    valence, arousal or caption); valence, arousal (and caption) are found by name,
+    case-insensitively; ids stay strings exactly as written. Every row has as many fields as the
+    header (an unquoted comma in a caption is an error, not a caption cut short)."""
     name = os.path.basename(path)
     with open(path, encoding="utf-8-sig", newline="") as f:
         reader = csv.reader(f)
@@ -642,23 +647,24 @@ def read_va_table(path, with_caption):
         if not header:
             raise ValueError(f"{path} is empty: expected a header with an id column, valence and arousal.")
         columns = {cell.strip().lower(): i for i, cell in reversed(list(enumerate(header)))}  # first of a name wins
-        wanted = ("valence", "arousal", "caption") if with_caption else ("valence", "arousal")
+        wanted = _VA_TABLE_COLUMNS if with_caption else _VA_TABLE_COLUMNS[:2]
         absent = [column for column in wanted if column not in columns]
         named = [i for i, cell in enumerate(header) if cell.strip()]
-        if absent or not named:
+        id_column = named[0] if named else None
+        if absent or id_column is None or header[id_column].strip().lower() in _VA_TABLE_COLUMNS:
             raise ValueError(
                 f"{path}: header {header} lacks {', '.join(absent) or 'an id column'}; expected an id column "
                 f"followed by {', '.join(wanted)} (any case). Fix the header or use the published {name}."
             )
-        id_column = named[0]
         rows, line = [], reader.line_num
         for cells in reader:
             row_line, line = line + 1, reader.line_num
             if not cells:
                 continue
-            if len(cells) < len(header):
+            if len(cells) != len(header):
                 raise ValueError(
-                    f"{path}, line {row_line}: {len(cells)} fields, expected {len(header)} as in the header."
+                    f"{path}, line {row_line}: {len(cells)} fields, expected {len(header)} as in the header. "
+                    'A field holding a comma (a caption, say) must be quoted: "calm, then bright".'
                 )
             rows.append(
                 Row(
