@@ -1060,8 +1060,10 @@ class Archive:
         self.folder = os.path.join(
             cache_root, ARCHIVE_CACHE, f"{_digest(path)}-{_digest(path, stat.st_size, stat.st_mtime_ns)}"
         )
-        self.is_zip = zipfile.is_zipfile(path)
-        self.compression = None if self.is_zip else _compression(path)
+        self.compression = _compression(path)
+        # By the leading bytes first: zipfile looks for a zip's end record near the file's end, where a
+        # tar whose last member is a small zip holds one.
+        self.is_zip = not self.compression and not tarfile.is_tarfile(path) and zipfile.is_zipfile(path)
         self.seek_points = None  # the tar.gz index file, once listed
         self.problems = None  # a tar's media checks, once listed: {member: what makes it unusable}
         self._members = None

@@ -2,6 +2,7 @@
 runs, a full disk. Each gets a clear error naming the file at fault (or a counted skip), never a
 half-written result, and nothing is written outside the datasets cache."""
 
+import io
 import logging
 import os
 import shutil
@@ -13,6 +14,7 @@ import textwrap
 
 import pytest
 from conftest import ROOT, chain, consume, content
+from PIL import Image
 
 from imemnet_c_tools import sample
 
@@ -131,6 +133,22 @@ def test_a_file_named_zip_that_is_no_archive_is_named(load, downloads, streaming
     (downloads / "photos.zip").write_text("<html>Sign in to download</html>")
     with pytest.raises(ValueError, match="photos.zip cannot be read as an archive .*neither a zip nor a tar"):
         consume(load("image", downloads, streaming=streaming))
+
+
+@MODES
+def test_a_tar_whose_last_member_is_a_small_zip_is_read_as_a_tar(load, downloads, streaming, caplog):
+    folder = downloads / "IAPS 1-20 Images"
+    pictures = {f"IAPS/{path.name}": path.read_bytes() for path in folder.iterdir()}
+    readme = downloads / "readme.zip"
+    sample.write_zip(str(readme), {"README.txt": b"IAPS terms of use"})
+    sample.write_tar(str(downloads / "IAPS.tar"), {**pictures, "IAPS/readme.zip": readme.read_bytes()})
+    shutil.rmtree(folder)
+    readme.unlink()
+    with caplog.at_level(logging.WARNING):
+        rows = consume(load("image", downloads, streaming=streaming))["train"]
+    images = {e["image_id"]: e["image"] for e in rows}
+    assert len(rows) == 16 and images["1001"].tobytes() == Image.open(io.BytesIO(pictures["IAPS/1001.JPG"])).tobytes()
+    assert "IAPS.tar: the archive 'IAPS/readme.zip' inside it is not opened" in caplog.text
 
 
 @MODES
