@@ -1032,7 +1032,7 @@ def _audio_problem(stream, size, where):
 # os.path: datasets patches those in this module for URLs, where "::" chains paths.
 
 ARCHIVE_CACHE = "imemnet_c_archives"  # in the datasets cache: per archive, its index and extracted members
-_INDEX_VERSION = 2  # 2: a tar's listing holds the media checks made as it passed
+_INDEX_VERSION = 3  # 2: a tar's listing holds the media checks made as it passed; 3: a name held twice, its last copy
 _DECOMPRESSORS = {"bzip2": bz2.open, "xz": lzma.open}  # gzip goes through rapidgzip: parallel, seekable
 _MAGIC = {b"\x1f\x8b": "gzip", b"BZh": "bzip2", b"\xfd7zXZ\x00": "xz"}
 _ARCHIVE_ERRORS = (
@@ -1138,7 +1138,7 @@ class Archive:
     def _listed(self, extract):
         """Lists the archive in one pass, extracting what `extract` picks on the way, and keeps the listing."""
         os.makedirs(self.folder, exist_ok=True)
-        members, left_out, problems = [], [], None if self.is_zip else {}
+        members, left_out, problems = {}, [], None if self.is_zip else {}
         description = f"{'Extracting' if extract else 'Listing'} {self.path}"
         try:
             with (
@@ -1152,12 +1152,14 @@ class Archive:
                         logger.warning(f"{self.path}: {reason.format(name=repr(name))}")
                         left_out.append((name, reason))
                         continue
-                    members.append(Location(self.path, name, size, offset))
+                    members.pop(name, None)  # a name held twice (appended by `tar -r`): its last copy
+                    members[name] = Location(self.path, name, size, offset)
                     extracted = extract and extract(name)
                     if extracted:
                         self._write(name, read())
                     modality = problems is not None and _modality_of(name)
                     if modality:  # a tar passes by once: check its media now, for `imemnet-c check`
+                        problems.pop(name, None)  # an earlier copy's
                         with io.open(self.extracted(name), "rb") if extracted else read() as stream:  # noqa: UP020
                             if problem := media_problem(stream, size, name, modality):
                                 problems[name] = problem
@@ -1168,9 +1170,9 @@ class Archive:
                 f"{self.path} cannot be read as an archive ({error}). It may be truncated or not an archive "
                 "despite its name: download it again, or move it out of data_dir."
             ) from None
-        self.problems = problems
-        self._keep(members, left_out)
-        return members
+        self.problems, listed = problems, list(members.values())
+        self._keep(listed, left_out)
+        return listed
 
     def _zip_entries(self):
         with zipfile.ZipFile(self.path) as archive:

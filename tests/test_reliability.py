@@ -2,6 +2,7 @@
 runs, a full disk. Each gets a clear error naming the file at fault (or a counted skip), never a
 half-written result, and nothing is written outside the datasets cache."""
 
+import hashlib
 import io
 import logging
 import os
@@ -11,12 +12,14 @@ import subprocess
 import sys
 import tarfile
 import textwrap
+import wave
 
 import pytest
 from conftest import ROOT, chain, consume, content
 from PIL import Image
 
-from imemnet_c_tools import sample
+from imemnet_c_tools import cli, sample
+from imemnet_c_tools.digest import decoded
 
 MODES = pytest.mark.parametrize("streaming", [False, True], ids=["prepared", "streaming"])
 
@@ -133,6 +136,24 @@ def test_a_file_named_zip_that_is_no_archive_is_named(load, downloads, streaming
     (downloads / "photos.zip").write_text("<html>Sign in to download</html>")
     with pytest.raises(ValueError, match="photos.zip cannot be read as an archive .*neither a zip nor a tar"):
         consume(load("image", downloads, streaming=streaming))
+
+
+@MODES
+@pytest.mark.parametrize("checked_first", [False, True], ids=["loaded", "after-check"])
+def test_a_name_held_twice_in_a_tar_is_its_last_copy(load, downloads, tmp_path, checked_first, streaming):
+    clips = downloads / "IMEMNet_clips.tar"
+    replace_member(clips, "clips/3001-9.wav", WAV[:44])  # a broken first copy
+    update = sample.wav_bytes("the update", seconds=0.5)
+    with tarfile.open(clips, "a") as archive:  # what `tar -r` does
+        info = tarfile.TarInfo("clips/3001-9.wav")
+        info.size = len(update)
+        archive.addfile(info, io.BytesIO(update))
+    if checked_first:  # its listing, kept, is what the load then reads
+        assert cli.main(["check", str(downloads), "--config", "music", "--cache-dir", str(tmp_path / "cache")]) == 0
+    clips = {e["clip_id"]: e["audio"] for e in consume(load("music", downloads, streaming=streaming))["train"]}
+    with wave.open(io.BytesIO(update)) as source:
+        samples = source.readframes(source.getnframes())
+    assert decoded(clips["3001-9"]) == ("audio", 16000, hashlib.sha256(samples).hexdigest())
 
 
 @MODES
