@@ -102,6 +102,8 @@ __all__ = [
     "DATASETS_RUNS_SCRIPTS",
     # what a load reads, found before anything is generated
     "make_plan",
+    "data_dir_files",
+    "DataDirFiles",
     "Plan",
     "Media",
     "Location",
@@ -221,14 +223,11 @@ _PAIRED_SPLITS = {
 
 
 def _folder_digest(folder):
-    """A digest of every file below `folder`: its path, size and modification time."""
+    """A digest of the files a load reads from `folder` (`data_dir_files`): path, size, modification time."""
     folder, files = os.path.abspath(os.path.expanduser(folder)), []
-    for parent, _, names in os.walk(folder):
-        for name in names:
-            path = os.path.join(parent, name)
-            with contextlib.suppress(OSError):  # a dangling link
-                stat = os.stat(path)
-                files.append((os.path.relpath(path, folder), stat.st_size, stat.st_mtime_ns))
+    for path in data_dir_files(folder).paths:
+        stat = os.stat(path)
+        files.append((os.path.relpath(path, folder), stat.st_size, stat.st_mtime_ns))
     return _digest(*sorted(files))
 
 
@@ -315,7 +314,12 @@ class ImemnetC(datasets.ArrowBasedBuilder):
         if self.config.missing_media not in _MISSING_MEDIA_CHOICES:
             raise ValueError(f"missing_media={self.config.missing_media!r}: expected one of {_MISSING_MEDIA_CHOICES}.")
         data_dir = self._checked_data_dir()
-        found = sorted(dl_manager.iter_files(data_dir)) if data_dir else []
+        found = []
+        if data_dir:
+            files = data_dir_files(data_dir)
+            for link, target in files.dangling_links.items():
+                logger.warning(f"{link} is a link to {target}, where nothing is: left out. Restore or remove it.")
+            found = files.paths
         annotations = _AnnotationFiles(found, dl_manager)
         absent = {}
         for split in self.config.splits:
@@ -823,6 +827,51 @@ class _Shard(NamedTuple):
 
 def _chunks(rows, size):
     return [_Shard(tuple(rows[start : start + size])) for start in range(0, len(rows), size)] or [_Shard(())]
+
+
+class DataDirFiles(NamedTuple):
+    """The files of data_dir a load reads from, and the links met on the way (`data_dir_files`)."""
+
+    paths: list  # every file, sorted; hidden ones (a name starting with `.` or `__`) left out, as datasets does
+    linked_folders: dict  # {link: the folder it leads to}, walked
+    walked_already: dict  # {folder reached through a link: its real folder}, not walked again (a cycle, say)
+    dangling_links: dict  # {link: where it points}, where nothing is: left out
+
+
+def data_dir_files(data_dir):
+    """The files below `data_dir`, links to folders followed (data on shared storage, linked in):
+    each real folder is walked once, so a link to a folder above it does not loop; a link that
+    leads nowhere is left out. A load reads these, and its prepared cache is keyed by them."""
+    found, walked = DataDirFiles([], {}, {}, {}), set()
+    for parent, folders, names in os.walk(data_dir, followlinks=True):
+        real = os.path.realpath(parent)
+        if real in walked:
+            found.walked_already[parent] = real
+            folders.clear()
+            continue
+        walked.add(real)
+        if os.path.islink(parent):
+            found.linked_folders[parent] = real
+        folders[:] = sorted(folder for folder in folders if not folder.startswith(_HIDDEN))
+        for path in (os.path.join(parent, name) for name in names if not name.startswith(_HIDDEN)):
+            if _leads_nowhere(path):
+                found.dangling_links[path] = os.readlink(path)
+            else:
+                found.paths.append(path)
+    found.paths.sort()
+    return found
+
+
+_HIDDEN = (".", "__")
+
+
+def _leads_nowhere(path):
+    """Whether `path` is a link to nothing (or to a loop of links)."""
+    try:
+        os.stat(path)
+        return False
+    except OSError:
+        return os.path.islink(path)
 
 
 def media_file_id(path, modality):

@@ -135,6 +135,31 @@ def test_a_broken_download_is_reported_per_source_exit_1_and_json_carries_the_sa
     assert report["archives"][str(downloads / "readme.zip")]["status"] == "ignored"
 
 
+def test_linked_folders_and_links_to_nothing_are_reported_and_json_carries_them(capsys, downloads, tmp_path, cache):
+    shared = tmp_path / "shared"
+    os.makedirs(shared)
+    os.rename(downloads / "IAPS 1-20 Images", shared / "IAPS 1-20 Images")
+    os.symlink(shared, downloads / "on-shared-storage")
+    os.symlink("..", shared / "IAPS 1-20 Images" / "up")
+    os.symlink(tmp_path / "unmounted", downloads / "scratch")
+
+    status, text = check(capsys, downloads, *cache)
+    assert status == 0 and table(text)["iaps"]["found"] == 5  # through the link
+    assert f"linked      on-shared-storage -> {shared}: followed" in text
+    assert (
+        f"linked      on-shared-storage/IAPS 1-20 Images/up -> {shared}: not followed: a folder already walked" in text
+    )
+    assert f"dangling    scratch -> {tmp_path / 'unmounted'}: a link to nothing, left out" in text
+    assert "used        on-shared-storage/IAPS 1-20 Images/: 5 files" in text
+
+    report = json.loads(check(capsys, downloads, "--json", *cache)[1])
+    assert report["links"] == {
+        "followed": {"on-shared-storage": str(shared)},
+        "walked_already": {"on-shared-storage/IAPS 1-20 Images/up": str(shared)},
+        "dangling": {"scratch": str(tmp_path / "unmounted")},
+    }
+
+
 def test_with_only_the_val_and_test_matching_files_offline_check_says_train_will_be_absent(capsys, downloads, cache):
     os.remove(downloads / "train_matching.txt")
     status, text = check(capsys, downloads, "--config", "paired", *cache)
