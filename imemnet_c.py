@@ -807,11 +807,30 @@ class Plan(NamedTuple):
                 located.append((row, where))
         if not any(missing.values()):
             return located
+        locked = collections.Counter(  # {encrypted zip: how many of the missing files it holds}
+            path
+            for path, archive in self.media.listed.items()
+            for name in archive.encrypted
+            for modality, ids in missing.items()
+            if media_file_id(name, modality) in ids
+        )
         if self.config.missing_media == "skip":
             logger.warning(
-                f"missing_media='skip': left out {len(table.rows) - len(located)} examples of {table.name} whose media are missing."
+                f"missing_media='skip': left out {len(table.rows) - len(located)} examples of {table.name} whose media are missing"
+                + "".join(
+                    f"; {count} of their files are in {path}, encrypted" for path, count in sorted(locked.items())
+                )
+                + "."
             )
             return located
+        if locked:
+            path, count = min(locked.items())
+            raise ValueError(
+                f"{path} is encrypted (password-protected): {count} media files named in {table.name} are in it, "
+                "and the loader does not take passwords. Extract it into data_dir with its password (e.g. "
+                f"`unzip {os.path.basename(path)}` or `7z x {os.path.basename(path)}`, which ask for it) and load "
+                'again, or pass missing_media="skip" to leave out the examples whose files are in it.'
+            )
         raise FileNotFoundError(
             f"Media files named in {table.name} are missing from data_dir={self.config.data_dir} "
             f"(searched {self.media.searched}):\n"
@@ -1084,6 +1103,7 @@ ARCHIVE_CACHE = "imemnet_c_archives"  # in the datasets cache: per archive, its 
 _INDEX_VERSION = 3  # 2: a tar's listing holds the media checks made as it passed; 3: a name held twice, its last copy
 _DECOMPRESSORS = {"bzip2": bz2.open, "xz": lzma.open}  # gzip goes through rapidgzip: parallel, seekable
 _MAGIC = {b"\x1f\x8b": "gzip", b"BZh": "bzip2", b"\xfd7zXZ\x00": "xz"}
+_ZIP_ENCRYPTED = 0x1  # the flag bit of a zip entry's header for an encrypted member (ZipCrypto or AES)
 _ARCHIVE_ERRORS = (
     ValueError,
     OSError,
@@ -1114,6 +1134,7 @@ class Archive:
         # tar whose last member is a small zip holds one.
         self.is_zip = not self.compression and not tarfile.is_tarfile(path) and zipfile.is_zipfile(path)
         self.seek_points = None  # the tar.gz index file, once listed
+        self.encrypted = []  # a zip's password-protected members, once listed: left out of the members
         self.problems = None  # a tar's media checks, once listed: {member: what makes it unusable}
         self._members = None
 
@@ -1177,7 +1198,7 @@ class Archive:
                     return None
                 self.seek_points = os.path.join(self.folder, seek_points)
             members = [Location(self.path, name, size, offset) for name, size, offset in index["members"]]
-            left_out, self.problems = index["left_out"], index["problems"]
+            left_out, self.problems, self.encrypted = index["left_out"], index["problems"], index["encrypted"]
         except (OSError, ValueError, KeyError, TypeError):
             return None
         for name, reason in left_out:
@@ -1224,9 +1245,12 @@ class Archive:
         return listed
 
     def _zip_entries(self):
+        self.encrypted = []
         with zipfile.ZipFile(self.path) as archive:
             for info in archive.infolist():
-                if not info.is_dir():
+                if info.flag_bits & _ZIP_ENCRYPTED:  # opening it would need the password
+                    self.encrypted.append(info.filename)
+                elif not info.is_dir():
                     yield (
                         info.filename,
                         info.file_size,
@@ -1280,6 +1304,7 @@ class Archive:
             "left_out": left_out,
             "problems": self.problems,
             "seek_points": seek_points,
+            "encrypted": self.encrypted,
         }
         partial = os.path.join(self.folder, f"index.json.{uuid.uuid4().hex}.partial")
         with open(partial, "w", encoding="utf-8") as f:

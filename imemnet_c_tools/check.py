@@ -157,7 +157,7 @@ def _located(media):
 
 
 def _archives(media, unreadable_archives):
-    """Per archive in data_dir: used (how many members), ignored (why) or unreadable (why)."""
+    """Per archive in data_dir: used (how many members), ignored, encrypted or unreadable (why)."""
     archives = {path: {"status": "unreadable", "why": why} for path, why in unreadable_archives.items()}
     used = collections.defaultdict(set)
     for _, location in _located(media):
@@ -170,6 +170,13 @@ def _archives(media, unreadable_archives):
             archives[path] = {**entry, "members": len(archive.members())}
             if not used[path]:
                 archives[path]["why"] = "holds none of the media files these configs need"
+            if archive.encrypted:  # its other members, if any, are counted as usual
+                archives[path].update(
+                    status="encrypted",
+                    encrypted=len(archive.encrypted),
+                    why=f"{len(archive.encrypted):,} of its files are encrypted (password-protected): extract it "
+                    "into data_dir with its password (`unzip` or `7z x` ask for it)",
+                )
     return dict(sorted(archives.items()))
 
 

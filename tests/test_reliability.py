@@ -13,9 +13,10 @@ import sys
 import tarfile
 import textwrap
 import wave
+import zipfile
 
 import pytest
-from conftest import ROOT, chain, consume, content
+from conftest import ROOT, chain, consume, content, write_encrypted_zip
 from PIL import Image
 
 from imemnet_c_tools import cli, sample
@@ -129,6 +130,35 @@ def test_a_truncated_archive_is_named_with_what_to_do(load, downloads, archive, 
     with pytest.raises(ValueError) as error:
         consume(load("image", downloads, streaming=streaming))
     assert f"{path} cannot be read as an archive" in str(error.value) and "download it again" in str(error.value)
+
+
+def encrypt(zip_path):
+    """The zip again, password-protected, as licensed downloads often arrive."""
+    with zipfile.ZipFile(zip_path) as archive:
+        members = {info.filename: archive.read(info) for info in archive.infolist() if not info.is_dir()}
+    os.remove(zip_path)
+    write_encrypted_zip(str(zip_path), members)
+
+
+@MODES
+def test_an_encrypted_zip_is_named_with_what_to_do_or_with_skip_its_files_are_left_out_counted(
+    load, downloads, streaming, caplog
+):
+    encrypt(downloads / "emotic.zip")
+    with pytest.raises(ValueError) as error:
+        consume(load("image", downloads, streaming=streaming))
+    message = str(error.value)
+    assert (
+        f"{downloads / 'emotic.zip'} is encrypted (password-protected): 6 media files named in image_va.csv" in message
+    )
+    assert "Extract it into data_dir with its password" in message and "download it again" not in message
+    with caplog.at_level(logging.WARNING):
+        kept = consume(load("image", downloads, streaming=streaming, missing_media="skip"))["train"]
+    assert len(kept) == 10 and {e["source"] for e in kept} == {"iaps", "naps"}  # the 6 EMOTIC rows left out
+    assert (
+        f"left out 6 examples of image_va.csv whose media are missing; 6 of their files are in "
+        f"{downloads / 'emotic.zip'}, encrypted." in caplog.text
+    )
 
 
 @MODES
