@@ -104,6 +104,8 @@ __all__ = [
     "DATASETS_RUNS_SCRIPTS",
     # what a load reads, found before anything is generated
     "make_plan",
+    "data_dir_files",
+    "DataDirFiles",
     "Plan",
     "Media",
     "Location",
@@ -223,14 +225,11 @@ _PAIRED_SPLITS = {
 
 
 def _folder_digest(folder):
-    """A digest of every file below `folder`: its path, size and modification time."""
+    """A digest of the files a load reads from `folder` (`data_dir_files`): path, size, modification time."""
     folder, files = os.path.abspath(os.path.expanduser(folder)), []
-    for parent, _, names in os.walk(folder):
-        for name in names:
-            path = os.path.join(parent, name)
-            with contextlib.suppress(OSError):  # a dangling link
-                stat = os.stat(path)
-                files.append((os.path.relpath(path, folder), stat.st_size, stat.st_mtime_ns))
+    for path in data_dir_files(folder).paths:
+        stat = os.stat(path)
+        files.append((os.path.relpath(path, folder), stat.st_size, stat.st_mtime_ns))
     return _digest(*sorted(files))
 
 
@@ -319,7 +318,12 @@ class ImemnetC(datasets.ArrowBasedBuilder):
         if self.config.missing_media not in _MISSING_MEDIA_CHOICES:
             raise ValueError(f"missing_media={self.config.missing_media!r}: expected one of {_MISSING_MEDIA_CHOICES}.")
         data_dir = self._checked_data_dir()
-        found = sorted(dl_manager.iter_files(data_dir)) if data_dir else []
+        found = []
+        if data_dir:
+            files = data_dir_files(data_dir)
+            for link, target in files.dangling_links.items():
+                logger.warning(f"{link} is a link to {target}, where nothing is: left out. Restore or remove it.")
+            found = files.paths
         annotations = _AnnotationFiles(found, dl_manager)
         absent = {}
         for split in self.config.splits:
@@ -643,9 +647,14 @@ class _UnavailableAnnotations(ConnectionError):
     """An annotation file neither in data_dir nor downloadable."""
 
 
+_VA_TABLE_COLUMNS = ("valence", "arousal", "caption")  # found by name; the id column is none of them
+
+
 def read_va_table(path, with_caption):
-    """Rows of image_va.csv or music_va.csv: the first named column is the id; valence, arousal
-    (and caption) are found by name, case-insensitively; ids stay strings exactly as written."""
+    """Rows of image_va.csv or music_va.csv: the first named column is the id (an error if it is
+    valence, arousal or caption); valence, arousal (and caption) are found by name,
+    case-insensitively; ids stay strings exactly as written. Every row has as many fields as the
+    header (an unquoted comma in a caption is an error, not a caption cut short)."""
     name = os.path.basename(path)
     with open(path, encoding="utf-8-sig", newline="") as f:
         reader = csv.reader(f)
@@ -653,23 +662,24 @@ def read_va_table(path, with_caption):
         if not header:
             raise ValueError(f"{path} is empty: expected a header with an id column, valence and arousal.")
         columns = {cell.strip().lower(): i for i, cell in reversed(list(enumerate(header)))}  # first of a name wins
-        wanted = ("valence", "arousal", "caption") if with_caption else ("valence", "arousal")
+        wanted = _VA_TABLE_COLUMNS if with_caption else _VA_TABLE_COLUMNS[:2]
         absent = [column for column in wanted if column not in columns]
         named = [i for i, cell in enumerate(header) if cell.strip()]
-        if absent or not named:
+        id_column = named[0] if named else None
+        if absent or id_column is None or header[id_column].strip().lower() in _VA_TABLE_COLUMNS:
             raise ValueError(
                 f"{path}: header {header} lacks {', '.join(absent) or 'an id column'}; expected an id column "
                 f"followed by {', '.join(wanted)} (any case). Fix the header or use the published {name}."
             )
-        id_column = named[0]
         rows, line = [], reader.line_num
         for cells in reader:
             row_line, line = line + 1, reader.line_num
             if not cells:
                 continue
-            if len(cells) < len(header):
+            if len(cells) != len(header):
                 raise ValueError(
-                    f"{path}, line {row_line}: {len(cells)} fields, expected {len(header)} as in the header."
+                    f"{path}, line {row_line}: {len(cells)} fields, expected {len(header)} as in the header. "
+                    'A field holding a comma (a caption, say) must be quoted: "calm, then bright".'
                 )
             rows.append(
                 Row(
@@ -808,11 +818,30 @@ class Plan(NamedTuple):
                 located.append((row, where))
         if not any(missing.values()):
             return located
+        locked = collections.Counter(  # {encrypted zip: how many of the missing files it holds}
+            path
+            for path, archive in self.media.listed.items()
+            for name in archive.encrypted
+            for modality, ids in missing.items()
+            if media_file_id(name, modality) in ids
+        )
         if self.config.missing_media == "skip":
             logger.warning(
-                f"missing_media='skip': left out {len(table.rows) - len(located)} examples of {table.name} whose media are missing."
+                f"missing_media='skip': left out {len(table.rows) - len(located)} examples of {table.name} whose media are missing"
+                + "".join(
+                    f"; {count} of their files are in {path}, encrypted" for path, count in sorted(locked.items())
+                )
+                + "."
             )
             return located
+        if locked:
+            path, count = min(locked.items())
+            raise ValueError(
+                f"{path} is encrypted (password-protected): {count} media files named in {table.name} are in it, "
+                "and the loader does not take passwords. Extract it into data_dir with its password (e.g. "
+                f"`unzip {os.path.basename(path)}` or `7z x {os.path.basename(path)}`, which ask for it) and load "
+                'again, or pass missing_media="skip" to leave out the examples whose files are in it.'
+            )
         raise FileNotFoundError(
             f"Media files named in {table.name} are missing from data_dir={self.config.data_dir} "
             f"(searched {self.media.searched}):\n"
@@ -828,6 +857,51 @@ class _Shard(NamedTuple):
 
 def _chunks(rows, size):
     return [_Shard(tuple(rows[start : start + size])) for start in range(0, len(rows), size)] or [_Shard(())]
+
+
+class DataDirFiles(NamedTuple):
+    """The files of data_dir a load reads from, and the links met on the way (`data_dir_files`)."""
+
+    paths: list  # every file, sorted; hidden ones (a name starting with `.` or `__`) left out, as datasets does
+    linked_folders: dict  # {link: the folder it leads to}, walked
+    walked_already: dict  # {folder reached through a link: its real folder}, not walked again (a cycle, say)
+    dangling_links: dict  # {link: where it points}, where nothing is: left out
+
+
+def data_dir_files(data_dir):
+    """The files below `data_dir`, links to folders followed (data on shared storage, linked in):
+    each real folder is walked once, so a link to a folder above it does not loop; a link that
+    leads nowhere is left out. A load reads these, and its prepared cache is keyed by them."""
+    found, walked = DataDirFiles([], {}, {}, {}), set()
+    for parent, folders, names in os.walk(data_dir, followlinks=True):
+        real = os.path.realpath(parent)
+        if real in walked:
+            found.walked_already[parent] = real
+            folders.clear()
+            continue
+        walked.add(real)
+        if os.path.islink(parent):
+            found.linked_folders[parent] = real
+        folders[:] = sorted(folder for folder in folders if not folder.startswith(_HIDDEN))
+        for path in (os.path.join(parent, name) for name in names if not name.startswith(_HIDDEN)):
+            if _leads_nowhere(path):
+                found.dangling_links[path] = os.readlink(path)
+            else:
+                found.paths.append(path)
+    found.paths.sort()
+    return found
+
+
+_HIDDEN = (".", "__")
+
+
+def _leads_nowhere(path):
+    """Whether `path` is a link to nothing (or to a loop of links)."""
+    try:
+        os.stat(path)
+        return False
+    except OSError:
+        return os.path.islink(path)
 
 
 def media_file_id(path, modality):
@@ -1113,9 +1187,10 @@ def _audio_problem(stream, size, where):
 # os.path: datasets patches those in this module for URLs, where "::" chains paths.
 
 ARCHIVE_CACHE = "imemnet_c_archives"  # in the datasets cache: per archive its index, media checks and extracted members; folders/: loose files' checks
-_INDEX_VERSION = 2  # 2: a tar's listing holds the media checks made as it passed
+_INDEX_VERSION = 3  # 2: a tar's listing holds the media checks made as it passed; 3: a name held twice, its last copy
 _DECOMPRESSORS = {"bzip2": bz2.open, "xz": lzma.open}  # gzip goes through rapidgzip: parallel, seekable
 _MAGIC = {b"\x1f\x8b": "gzip", b"BZh": "bzip2", b"\xfd7zXZ\x00": "xz"}
+_ZIP_ENCRYPTED = 0x1  # the flag bit of a zip entry's header for an encrypted member (ZipCrypto or AES)
 _ARCHIVE_ERRORS = (
     ValueError,
     OSError,
@@ -1141,9 +1216,12 @@ class Archive:
         self.folder = os.path.join(
             cache_root, ARCHIVE_CACHE, f"{_digest(path)}-{_digest(path, stat.st_size, stat.st_mtime_ns)}"
         )
-        self.is_zip = zipfile.is_zipfile(path)
-        self.compression = None if self.is_zip else _compression(path)
+        self.compression = _compression(path)
+        # By the leading bytes first: zipfile looks for a zip's end record near the file's end, where a
+        # tar whose last member is a small zip holds one.
+        self.is_zip = not self.compression and not tarfile.is_tarfile(path) and zipfile.is_zipfile(path)
         self.seek_points = None  # the tar.gz index file, once listed
+        self.encrypted = []  # a zip's password-protected members, once listed: left out of the members
         self.problems = None  # a tar's media checks, once listed: {member: what makes it unusable}
         self._members = None
 
@@ -1207,7 +1285,7 @@ class Archive:
                     return None
                 self.seek_points = os.path.join(self.folder, seek_points)
             members = [Location(self.path, name, size, offset) for name, size, offset in index["members"]]
-            left_out, self.problems = index["left_out"], index["problems"]
+            left_out, self.problems, self.encrypted = index["left_out"], index["problems"], index["encrypted"]
         except (OSError, ValueError, KeyError, TypeError):
             return None
         for name, reason in left_out:
@@ -1217,7 +1295,7 @@ class Archive:
     def _listed(self, extract):
         """Lists the archive in one pass, extracting what `extract` picks on the way, and keeps the listing."""
         os.makedirs(self.folder, exist_ok=True)
-        members, left_out, problems = [], [], None if self.is_zip else {}
+        members, left_out, problems = {}, [], None if self.is_zip else {}
         description = f"{'Extracting' if extract else 'Listing'} {self.path}"
         try:
             with (
@@ -1231,12 +1309,14 @@ class Archive:
                         logger.warning(f"{self.path}: {reason.format(name=repr(name))}")
                         left_out.append((name, reason))
                         continue
-                    members.append(Location(self.path, name, size, offset))
+                    members.pop(name, None)  # a name held twice (appended by `tar -r`): its last copy
+                    members[name] = Location(self.path, name, size, offset)
                     extracted = extract and extract(name)
                     if extracted:
                         self._write(name, read())
                     modality = problems is not None and _modality_of(name)
                     if modality:  # a tar passes by once: check its media now, for `imemnet-c check`
+                        problems.pop(name, None)  # an earlier copy's
                         with io.open(self.extracted(name), "rb") if extracted else read() as stream:  # noqa: UP020
                             if problem := media_problem(stream, size, name, modality):
                                 problems[name] = problem
@@ -1247,14 +1327,17 @@ class Archive:
                 f"{self.path} cannot be read as an archive ({error}). It may be truncated or not an archive "
                 "despite its name: download it again, or move it out of data_dir."
             ) from None
-        self.problems = problems
-        self._keep(members, left_out)
-        return members
+        self.problems, listed = problems, list(members.values())
+        self._keep(listed, left_out)
+        return listed
 
     def _zip_entries(self):
+        self.encrypted = []
         with zipfile.ZipFile(self.path) as archive:
             for info in archive.infolist():
-                if not info.is_dir():
+                if info.flag_bits & _ZIP_ENCRYPTED:  # opening it would need the password
+                    self.encrypted.append(info.filename)
+                elif not info.is_dir():
                     yield (
                         info.filename,
                         info.file_size,
@@ -1308,6 +1391,7 @@ class Archive:
             "left_out": left_out,
             "problems": self.problems,
             "seek_points": seek_points,
+            "encrypted": self.encrypted,
         }
         partial = os.path.join(self.folder, f"index.json.{uuid.uuid4().hex}.partial")
         with open(partial, "w", encoding="utf-8") as f:

@@ -1,9 +1,9 @@
 """Checks a download folder before a long prepare, with the loader's own code: reads the annotation
 files, finds every media file as a load would, and reports per source (IAPS, NAPS, each EMOTIC
 part, the clips) what is expected, found, missing, unreadable or there twice; the archives and
-folders used or ignored, and why; where each annotation file comes from and which splits will
-exist; whether audio can be decoded; the disk a prepare needs against what is free; and the load
-call to run.
+folders used or ignored, and why; the links to folders followed and the links to nothing; where
+each annotation file comes from and which splits will exist; whether audio can be decoded; the
+disk a prepare needs against what is free; and the load call to run.
 
     imemnet-c check DATA_DIR [--config image music paired] [--json] [--cache-dir DIR]
 
@@ -54,6 +54,7 @@ def check(data_dir, configs=CONFIGS, cache_dir=None):
         "archives": {},
         "folders": {},
         "ignored_files": [],
+        "links": _links(imemnet_c.data_dir_files(data_dir), data_dir),
         "audio_backend": None,
         "disk": {},
         "load_calls": {},
@@ -156,7 +157,7 @@ def _located(media):
 
 
 def _archives(media, unreadable_archives):
-    """Per archive in data_dir: used (how many members), ignored (why) or unreadable (why)."""
+    """Per archive in data_dir: used (how many members), ignored, encrypted or unreadable (why)."""
     archives = {path: {"status": "unreadable", "why": why} for path, why in unreadable_archives.items()}
     used = collections.defaultdict(set)
     for _, location in _located(media):
@@ -169,6 +170,13 @@ def _archives(media, unreadable_archives):
             archives[path] = {**entry, "members": len(archive.members())}
             if not used[path]:
                 archives[path]["why"] = "holds none of the media files these configs need"
+            if archive.encrypted:  # its other members, if any, are counted as usual
+                archives[path].update(
+                    status="encrypted",
+                    encrypted=len(archive.encrypted),
+                    why=f"{len(archive.encrypted):,} of its files are encrypted (password-protected): extract it "
+                    "into data_dir with its password (`unzip` or `7z x` ask for it)",
+                )
     return dict(sorted(archives.items()))
 
 
@@ -183,6 +191,18 @@ def _loose_files(media, data_dir):
         if os.path.basename(path) not in imemnet_c.ANNOTATION_URLS
     ]
     return dict(folders), ignored
+
+
+def _links(files, data_dir):
+    """The links met in data_dir: to folders walked, to folders already walked, to nothing (left out)."""
+    groups = {
+        "followed": files.linked_folders,
+        "walked_already": files.walked_already,
+        "dangling": files.dangling_links,
+    }
+    return {
+        group: {os.path.relpath(link, data_dir): to for link, to in links.items()} for group, links in groups.items()
+    }
 
 
 def _disk(plans, cache_root):
@@ -259,8 +279,10 @@ def render(report):
                 lines.append(f"  unreadable: {problem}")
             for media_id, (used, other) in list(source["two_files"].items())[:SHOWN]:
                 lines.append(f"  two files for {media_id}: {used} (used) and {other}")
-    if report["archives"] or report["folders"] or report["ignored_files"]:
+    if report["archives"] or report["folders"] or report["ignored_files"] or any(report["links"].values()):
         lines += ["", "Archives and folders"]
+        for group, (status, what) in LINKS.items():
+            lines += [f"  {status:<11} {link} -> {to}: {what}" for link, to in report["links"][group].items()]
         for path, entry in report["archives"].items():
             name = os.path.relpath(path, report["data_dir"])
             if entry["status"] == "used":
@@ -300,6 +322,13 @@ def render(report):
         )
         lines += [f'  {call[:-1]}, missing_media="skip")' for call in report["load_calls"].values()]
     return "\n".join(lines)
+
+
+LINKS = {  # how the report says each group of links
+    "followed": ("linked", "followed"),
+    "walked_already": ("linked", "not followed: a folder already walked"),
+    "dangling": ("dangling", "a link to nothing, left out"),
+}
 
 
 def _more(items):

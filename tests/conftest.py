@@ -3,8 +3,10 @@ helpers that build the users' download layouts from the sample generator's piece
 
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
+import zipfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, "imemnet_c.py")
@@ -82,6 +84,32 @@ def write_media(root, name, layout, files):
         sample.write_tar(os.path.join(root, f"{name}.{layout}"), files, compress=layout == "tar.gz")
     else:
         raise ValueError(layout)
+
+
+def write_encrypted_zip(path, members):
+    """A password-protected zip of `{name: bytes}`: made by `zip -P` where it is installed, else a
+    zip whose entries carry the encrypted flag, which is what zipfile (and the loader) go by."""
+    if shutil.which("zip"):
+        staging = tempfile.mkdtemp()
+        for name, data in members.items():
+            os.makedirs(os.path.dirname(os.path.join(staging, name)), exist_ok=True)
+            with open(os.path.join(staging, name), "wb") as f:
+                f.write(data)
+        subprocess.run(
+            ["zip", "-q", "-r", "-P", "a password", os.path.abspath(path), *members], cwd=staging, check=True
+        )
+        shutil.rmtree(staging)
+        return
+    sample.write_zip(path, members)
+    with zipfile.ZipFile(path) as archive:
+        infos, central = archive.infolist(), archive.start_dir
+    data = bytearray(open(path, "rb").read())
+    for info in infos:
+        data[info.header_offset + 6] |= 1  # the local header's flag bits
+        data[central + 8] |= 1  # the central directory's
+        central += 46 + len(info.filename.encode()) + len(info.extra) + len(info.comment)
+    with open(path, "wb") as f:
+        f.write(data)
 
 
 def sample_media(image_name=lambda i: f"{i}.jpg", clip_name=lambda c: f"{c}.wav"):

@@ -11,7 +11,7 @@ import tarfile
 import zipfile
 
 import pytest
-from conftest import SAMPLE, archive_calls
+from conftest import SAMPLE, archive_calls, write_encrypted_zip
 
 import imemnet_c
 from imemnet_c_tools import cli, sample
@@ -134,6 +134,46 @@ def test_a_broken_download_is_reported_per_source_exit_1_and_json_carries_the_sa
     assert counts(report) == rows
     assert report["sources"]["naps"]["missing"] == sorted(sample.NAPS_IDS + [sample.NAPS_UNANNOTATED_ID])
     assert report["archives"][str(downloads / "readme.zip")]["status"] == "ignored"
+
+
+def test_linked_folders_and_links_to_nothing_are_reported_and_json_carries_them(capsys, downloads, tmp_path, cache):
+    shared = tmp_path / "shared"
+    os.makedirs(shared)
+    os.rename(downloads / "IAPS 1-20 Images", shared / "IAPS 1-20 Images")
+    os.symlink(shared, downloads / "on-shared-storage")
+    os.symlink("..", shared / "IAPS 1-20 Images" / "up")
+    os.symlink(tmp_path / "unmounted", downloads / "scratch")
+
+    status, text = check(capsys, downloads, *cache)
+    assert status == 0 and table(text)["iaps"]["found"] == 5  # through the link
+    assert f"linked      on-shared-storage -> {shared}: followed" in text
+    assert (
+        f"linked      on-shared-storage/IAPS 1-20 Images/up -> {shared}: not followed: a folder already walked" in text
+    )
+    assert f"dangling    scratch -> {tmp_path / 'unmounted'}: a link to nothing, left out" in text
+    assert "used        on-shared-storage/IAPS 1-20 Images/: 5 files" in text
+
+    report = json.loads(check(capsys, downloads, "--json", *cache)[1])
+    assert report["links"] == {
+        "followed": {"on-shared-storage": str(shared)},
+        "walked_already": {"on-shared-storage/IAPS 1-20 Images/up": str(shared)},
+        "dangling": {"scratch": str(tmp_path / "unmounted")},
+    }
+
+
+def test_an_encrypted_zip_is_reported_as_encrypted_with_what_to_do(capsys, downloads, cache):
+    with zipfile.ZipFile(downloads / "emotic.zip") as emotic:
+        members = {info.filename: emotic.read(info) for info in emotic.infolist() if not info.is_dir()}
+    os.remove(downloads / "emotic.zip")
+    write_encrypted_zip(str(downloads / "emotic.zip"), members)
+
+    status, text = check(capsys, downloads, *cache)
+    assert status == 1 and sum(row["missing"] for name, row in table(text).items() if name.startswith("emotic")) == 6
+    assert re.search(r"encrypted +emotic.zip: 7 of its files are encrypted \(password-protected\): extract it", text)
+    assert "download it again" not in text
+    report = json.loads(check(capsys, downloads, "--json", *cache)[1])
+    assert report["archives"][str(downloads / "emotic.zip")]["status"] == "encrypted"
+    assert report["archives"][str(downloads / "emotic.zip")]["encrypted"] == 7
 
 
 def test_with_only_the_val_and_test_matching_files_offline_check_says_train_will_be_absent(capsys, downloads, cache):

@@ -185,6 +185,30 @@ def test_malformed_annotations_are_named_with_file_and_line(load, downloads, nam
 
 
 @MODES
+@pytest.mark.parametrize(
+    "name,text,expected",
+    [
+        (
+            "music_va.csv",
+            ",clip,valence,arousal,caption\n0,3001-9,0.5,0.5,calm\n1,3001-10,0.5,0.5,calm, then bright\n",
+            "line 3: 6 fields, expected 5 as in the header. A field holding a comma (a caption, say) must be quoted",
+        ),
+        ("image_va.csv", "valence,arousal\n0.5,0.5\n", "lacks an id column"),
+        ("image_va.csv", "valence,img,arousal\n0.5,1001,0.5\n", "lacks an id column"),
+        ("music_va.csv", ",Caption,clip,valence,arousal\n0,calm,3001-9,0.5,0.5\n", "lacks an id column"),
+    ],
+    ids=["unquoted comma in a caption", "no id column", "valence first", "caption first"],
+)
+def test_a_row_longer_than_its_header_or_a_header_without_an_id_column_is_an_error(
+    load, downloads, name, text, expected, streaming
+):
+    write(downloads / name, text)
+    with pytest.raises(ValueError) as error:
+        consume(load("paired", downloads, streaming=streaming))
+    assert str(downloads / name) in str(error.value) and expected in str(error.value)
+
+
+@MODES
 def test_blank_lines_and_crlf_in_matching_files_are_ignored(load, downloads, streaming):
     lines = (downloads / "val_matching.txt").read_text().splitlines()
     write(downloads / "val_matching.txt", "\r\n".join(["", *lines[:3], "   ", "", *lines[3:], "", ""]))

@@ -2,6 +2,8 @@
 runs, a full disk. Each gets a clear error naming the file at fault (or a counted skip), never a
 half-written result, and nothing is written outside the datasets cache."""
 
+import hashlib
+import io
 import logging
 import os
 import shutil
@@ -10,11 +12,15 @@ import subprocess
 import sys
 import tarfile
 import textwrap
+import wave
+import zipfile
 
 import pytest
-from conftest import ROOT, chain, consume, content
+from conftest import ROOT, chain, consume, content, write_encrypted_zip
+from PIL import Image
 
-from imemnet_c_tools import sample
+from imemnet_c_tools import cli, sample
+from imemnet_c_tools.digest import decoded
 
 MODES = pytest.mark.parametrize("streaming", [False, True], ids=["prepared", "streaming"])
 
@@ -126,11 +132,74 @@ def test_a_truncated_archive_is_named_with_what_to_do(load, downloads, archive, 
     assert f"{path} cannot be read as an archive" in str(error.value) and "download it again" in str(error.value)
 
 
+def encrypt(zip_path):
+    """The zip again, password-protected, as licensed downloads often arrive."""
+    with zipfile.ZipFile(zip_path) as archive:
+        members = {info.filename: archive.read(info) for info in archive.infolist() if not info.is_dir()}
+    os.remove(zip_path)
+    write_encrypted_zip(str(zip_path), members)
+
+
+@MODES
+def test_an_encrypted_zip_is_named_with_what_to_do_or_with_skip_its_files_are_left_out_counted(
+    load, downloads, streaming, caplog
+):
+    encrypt(downloads / "emotic.zip")
+    with pytest.raises(ValueError) as error:
+        consume(load("image", downloads, streaming=streaming))
+    message = str(error.value)
+    assert (
+        f"{downloads / 'emotic.zip'} is encrypted (password-protected): 6 media files named in image_va.csv" in message
+    )
+    assert "Extract it into data_dir with its password" in message and "download it again" not in message
+    with caplog.at_level(logging.WARNING):
+        kept = consume(load("image", downloads, streaming=streaming, missing_media="skip"))["train"]
+    assert len(kept) == 10 and {e["source"] for e in kept} == {"iaps", "naps"}  # the 6 EMOTIC rows left out
+    assert (
+        f"left out 6 examples of image_va.csv whose media are missing; 6 of their files are in "
+        f"{downloads / 'emotic.zip'}, encrypted." in caplog.text
+    )
+
+
 @MODES
 def test_a_file_named_zip_that_is_no_archive_is_named(load, downloads, streaming):
     (downloads / "photos.zip").write_text("<html>Sign in to download</html>")
     with pytest.raises(ValueError, match="photos.zip cannot be read as an archive .*neither a zip nor a tar"):
         consume(load("image", downloads, streaming=streaming))
+
+
+@MODES
+@pytest.mark.parametrize("checked_first", [False, True], ids=["loaded", "after-check"])
+def test_a_name_held_twice_in_a_tar_is_its_last_copy(load, downloads, tmp_path, checked_first, streaming):
+    clips = downloads / "IMEMNet_clips.tar"
+    replace_member(clips, "clips/3001-9.wav", WAV[:44])  # a broken first copy
+    update = sample.wav_bytes("the update", seconds=0.5)
+    with tarfile.open(clips, "a") as archive:  # what `tar -r` does
+        info = tarfile.TarInfo("clips/3001-9.wav")
+        info.size = len(update)
+        archive.addfile(info, io.BytesIO(update))
+    if checked_first:  # its listing, kept, is what the load then reads
+        assert cli.main(["check", str(downloads), "--config", "music", "--cache-dir", str(tmp_path / "cache")]) == 0
+    clips = {e["clip_id"]: e["audio"] for e in consume(load("music", downloads, streaming=streaming))["train"]}
+    with wave.open(io.BytesIO(update)) as source:
+        samples = source.readframes(source.getnframes())
+    assert decoded(clips["3001-9"]) == ("audio", 16000, hashlib.sha256(samples).hexdigest())
+
+
+@MODES
+def test_a_tar_whose_last_member_is_a_small_zip_is_read_as_a_tar(load, downloads, streaming, caplog):
+    folder = downloads / "IAPS 1-20 Images"
+    pictures = {f"IAPS/{path.name}": path.read_bytes() for path in folder.iterdir()}
+    readme = downloads / "readme.zip"
+    sample.write_zip(str(readme), {"README.txt": b"IAPS terms of use"})
+    sample.write_tar(str(downloads / "IAPS.tar"), {**pictures, "IAPS/readme.zip": readme.read_bytes()})
+    shutil.rmtree(folder)
+    readme.unlink()
+    with caplog.at_level(logging.WARNING):
+        rows = consume(load("image", downloads, streaming=streaming))["train"]
+    images = {e["image_id"]: e["image"] for e in rows}
+    assert len(rows) == 16 and images["1001"].tobytes() == Image.open(io.BytesIO(pictures["IAPS/1001.JPG"])).tobytes()
+    assert "IAPS.tar: the archive 'IAPS/readme.zip' inside it is not opened" in caplog.text
 
 
 @MODES
