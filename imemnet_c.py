@@ -872,12 +872,13 @@ class Media:
                 if unreadable_archives is None:
                     raise
                 unreadable_archives[path] = str(error)
-            except OSError as error:
-                if error.errno != errno.ENOSPC:
+            except _CacheUnwritable as error:
+                if error.errno not in _FULL_DISK:
                     raise
                 raise OSError(
-                    errno.ENOSPC,
-                    f"No space left on device while extracting {path} into the datasets cache ({cache_root}). "
+                    error.errno,
+                    f"{os.strerror(error.errno)} while listing or extracting {path} into the datasets cache "
+                    f"({cache_root}). "
                     "Free some space there, or pass cache_dir=<a folder on a larger disk>; the next run keeps "
                     "the members already extracted whole and extracts the rest.",
                 ) from error
@@ -1060,6 +1061,22 @@ class Archive:
         self.problems = None  # a tar's media checks, once listed: {member: what makes it unusable}
         self._members = None
 
+    @contextlib.contextmanager
+    def _writing(self, what):
+        """A failure to write `what` into the cache folder is the cache's (full, over quota,
+        read-only, not permitted, a name too long), not the archive's."""
+        try:
+            yield
+        except OSError as error:
+            if error.errno not in _WRITE_ERRNOS:
+                raise
+            raise _CacheUnwritable(
+                error.errno,
+                f"{os.strerror(error.errno)}: cannot write {what} of {self.path} into the datasets cache "
+                f"folder {self.folder} ({error.filename or error}). Make that folder writable, or pass "
+                "cache_dir=<a writable folder with space>. The archive itself is fine.",
+            ) from error
+
     def members(self, extract=None):
         """The members, from the kept listing; without one, from one pass over the archive that also
         extracts the members `extract(name)` picks."""
@@ -1129,7 +1146,8 @@ class Archive:
 
     def _listed(self, extract):
         """Lists the archive in one pass, extracting what `extract` picks on the way, and keeps the listing."""
-        os.makedirs(self.folder, exist_ok=True)
+        with self._writing("the listing"):
+            os.makedirs(self.folder, exist_ok=True)
         members, left_out, problems = [], [], None if self.is_zip else {}
         description = f"{'Extracting' if extract else 'Listing'} {self.path}"
         try:
@@ -1154,7 +1172,7 @@ class Archive:
                             if problem := media_problem(stream, size, name, modality):
                                 problems[name] = problem
         except _ARCHIVE_ERRORS as error:
-            if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+            if isinstance(error, _CacheUnwritable):
                 raise
             raise _UnreadableArchive(
                 f"{self.path} cannot be read as an archive ({error}). It may be truncated or not an archive "
@@ -1200,12 +1218,13 @@ class Archive:
     def _write(self, name, source):
         """Writes a member under its name, whole or not at all (a partial file never has the name)."""
         target = self.extracted(name)
-        os.makedirs(target.rpartition("/")[0], exist_ok=True)
         partial = f"{target}.{uuid.uuid4().hex}.partial"
         try:
-            with source, io.open(partial, "wb") as f:  # noqa: UP020  (the builtin is patched)
-                shutil.copyfileobj(source, f, 1 << 20)
-            os.replace(partial, target)
+            with self._writing(f"the member {name}"):
+                os.makedirs(target.rpartition("/")[0], exist_ok=True)
+                with source, io.open(partial, "wb") as f:  # noqa: UP020  (the builtin is patched)
+                    shutil.copyfileobj(source, f, 1 << 20)
+                os.replace(partial, target)
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.remove(partial)
@@ -1223,9 +1242,10 @@ class Archive:
             "seek_points": seek_points,
         }
         partial = os.path.join(self.folder, f"index.json.{uuid.uuid4().hex}.partial")
-        with open(partial, "w", encoding="utf-8") as f:
-            json.dump(index, f)
-        os.replace(partial, os.path.join(self.folder, "index.json"))
+        with self._writing("the listing"):
+            with io.open(partial, "w", encoding="utf-8") as f:  # noqa: UP020
+                json.dump(index, f)
+            os.replace(partial, os.path.join(self.folder, "index.json"))
         path_digest, parent = os.path.basename(self.folder).split("-")[0], os.path.dirname(self.folder)
         for name in os.listdir(parent):
             if name.startswith(f"{path_digest}-") and os.path.join(parent, name) != self.folder:
@@ -1266,6 +1286,14 @@ class MemberReader:
 
 class _UnreadableArchive(ValueError):
     """A download in data_dir that cannot be read as the archive its name says."""
+
+
+class _CacheUnwritable(OSError):
+    """The datasets cache refused a write: the archive is fine, the cache folder is not."""
+
+
+_FULL_DISK = (errno.ENOSPC, errno.EDQUOT)
+_WRITE_ERRNOS = {*_FULL_DISK, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENAMETOOLONG}
 
 
 def _modality_of(name):

@@ -2,6 +2,8 @@
 runs, a full disk. Each gets a clear error naming the file at fault (or a counted skip), never a
 half-written result, and nothing is written outside the datasets cache."""
 
+import errno
+import io
 import logging
 import os
 import shutil
@@ -295,3 +297,35 @@ def test_a_full_disk_is_a_clear_error_and_leaves_no_corrupt_cache(tmp_path):
     assert "No space left on device" in first and "emotic.zip" in first and "cache_dir" in first
     assert (tmp_path / "second.rc").read_text().strip() == "0", (tmp_path / "second.log").read_text()[-3000:]
     assert "rows 300" in (tmp_path / "second.log").read_text()
+
+
+CACHE_REFUSALS = {  # errno: what the error says
+    errno.EROFS: "Read-only file system: cannot write",
+    errno.EACCES: "Permission denied: cannot write",
+    errno.ENAMETOOLONG: "File name too long: cannot write",
+    errno.EDQUOT: "Disk quota exceeded while listing or extracting",
+}
+
+
+@MODES
+@pytest.mark.parametrize("refusal", CACHE_REFUSALS, ids=errno.errorcode.get)
+def test_a_cache_that_refuses_writes_is_named_with_the_real_cause_not_the_archive(
+    load, downloads, tmp_path, monkeypatch, streaming, refusal
+):
+    opened = io.open
+
+    def refusing_open(path, *args, **kwargs):  # what a read-only, full or locked cache does (tests may run as root)
+        if str(path).endswith(".partial") and (streaming or "index.json" not in str(path)):
+            raise OSError(refusal, os.strerror(refusal), str(path))
+        return opened(path, *args, **kwargs)
+
+    monkeypatch.setattr(io, "open", refusing_open)
+    with pytest.raises(OSError) as error:
+        consume(load("image", downloads, streaming=streaming))
+    message = chain(error.value)
+    archive = downloads / ("IMEMNet_clips.tar" if streaming else "NAPS_BE.tar.gz")  # the first write of each mode
+    assert CACHE_REFUSALS[refusal] in message and str(archive) in message and str(tmp_path / "cache") in message
+    assert "cannot be read as an archive" not in message and "download it again" not in message
+    assert "cache_dir=" in message
+    if refusal != errno.EDQUOT:
+        assert f"cannot write {'the listing' if streaming else 'the member'}" in message
