@@ -311,7 +311,8 @@ class ImemnetC(datasets.ArrowBasedBuilder):
         """What a load reads, found before anything is generated (see `make_plan`): per split its
         annotation tables, the splits left out (their own annotation file unavailable), and where
         each needed media file lies; with `extract`, the archive members used are extracted into
-        the cache (what a prepared load reads). `unreadable_archives` as in `Media`."""
+        the cache (what a prepared load reads). `unreadable_archives` as in `Media.find`; with
+        missing_media="skip", an unreadable archive is otherwise left out with a warning naming it."""
         if self.config.missing_media not in _MISSING_MEDIA_CHOICES:
             raise ValueError(f"missing_media={self.config.missing_media!r}: expected one of {_MISSING_MEDIA_CHOICES}.")
         data_dir = self._checked_data_dir()
@@ -339,7 +340,13 @@ class ImemnetC(datasets.ArrowBasedBuilder):
                 argument = self.config.own_input(split)[0]
                 for modality, field in MEDIA_ID_FIELDS[argument].items():
                     needed[modality].update(getattr(row, field) for row in split_tables[argument].rows)
-            media = Media.find(found, needed, self._cache_dir_root, extract, unreadable_archives)
+            left_out = {} if unreadable_archives is None and self._skips_bad_media else unreadable_archives
+            media = Media.find(found, needed, self._cache_dir_root, extract, left_out)
+            if left_out and left_out is not unreadable_archives:  # their media count as missing, below
+                logger.warning(
+                    f"missing_media='skip': left out {len(left_out)} unreadable archives: "
+                    + " ".join(left_out.values())
+                )
         self._absent_splits = set(absent)
         return Plan(self.config, tables, absent, annotations.origins, media, self._cache_dir_root)
 

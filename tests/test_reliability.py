@@ -16,6 +16,7 @@ import textwrap
 import pytest
 from conftest import ROOT, chain, consume, content
 
+import imemnet_c
 from imemnet_c_tools import sample
 
 MODES = pytest.mark.parametrize("streaming", [False, True], ids=["prepared", "streaming"])
@@ -126,6 +127,20 @@ def test_a_truncated_archive_is_named_with_what_to_do(load, downloads, archive, 
     with pytest.raises(ValueError) as error:
         consume(load("image", downloads, streaming=streaming))
     assert f"{path} cannot be read as an archive" in str(error.value) and "download it again" in str(error.value)
+
+
+@MODES
+def test_with_skip_an_unreadable_archive_is_left_out_named_and_its_examples_counted(load, downloads, streaming, caplog):
+    archive = downloads / "emotic.zip"
+    archive.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
+    with pytest.raises(ValueError, match="emotic.zip cannot be read as an archive"):
+        consume(load("image", downloads, streaming=streaming))
+    with caplog.at_level(logging.WARNING):
+        images = consume(load("image", downloads, streaming=streaming, missing_media="skip"))["train"]
+    sources = [imemnet_c.image_source(image["image_id"]) for image in images]
+    assert len(images) == 10 and "emotic" not in sources and {"iaps", "naps"} <= set(sources)
+    assert f"left out 1 unreadable archives: {archive} cannot be read as an archive" in caplog.text
+    assert "left out 6 examples of image_va.csv whose media are missing" in caplog.text
 
 
 @MODES
