@@ -1034,7 +1034,7 @@ def _audio_problem(stream, size, where):
 # os.path: datasets patches those in this module for URLs, where "::" chains paths.
 
 ARCHIVE_CACHE = "imemnet_c_archives"  # in the datasets cache: per archive, its index and extracted members
-_INDEX_VERSION = 2  # 2: a tar's listing holds the media checks made as it passed
+_INDEX_VERSION = 3  # 2: a tar's listing holds the media checks made as it passed; 3: left-out reasons as plain text
 _DECOMPRESSORS = {"bzip2": bz2.open, "xz": lzma.open}  # gzip goes through rapidgzip: parallel, seekable
 _MAGIC = {b"\x1f\x8b": "gzip", b"BZh": "bzip2", b"\xfd7zXZ\x00": "xz"}
 _ARCHIVE_ERRORS = (
@@ -1095,9 +1095,20 @@ class Archive:
     def extracted(self, name):
         return os.path.join(self.folder, "files", name)
 
+    def _extraction_target(self, name):
+        """Where a member is extracted, checked to stay inside the folder once links are resolved: a
+        link planted in a shared cache must not lead a write, or a prepared load's reads, elsewhere."""
+        target, files = self.extracted(name), os.path.join(os.path.realpath(self.folder), "files")
+        if not os.path.realpath(target).startswith(files + os.sep):
+            raise _UntrustedCache(
+                f"{target} leads outside the cache folder {files} (a link put there?): remove {self.folder} "
+                "and load again."
+            )
+        return target
+
     def extract(self, members):
         """Extracts the members not already extracted whole, reading each by random access."""
-        missing = [m for m in members if not has_size(self.extracted(m.member), m.size)]
+        missing = [m for m in members if not has_size(self._extraction_target(m.member), m.size)]
         if not missing:
             return
         if self.compression in _DECOMPRESSORS:  # no seek points: one more pass over the archive
@@ -1132,24 +1143,52 @@ class Archive:
         return open_member
 
     def _kept_listing(self):
-        """The kept listing, or None when there is none or it is partial or unreadable."""
+        """The kept listing, or None when there is none, or it is partial or unreadable, or it is not
+        what a listing of this archive writes (an edited listing in a shared cache is not trusted):
+        then the archive is listed again."""
         try:
-            with open(os.path.join(self.folder, "index.json"), encoding="utf-8") as f:
+            with io.open(os.path.join(self.folder, "index.json"), encoding="utf-8") as f:  # noqa: UP020
                 index = json.load(f)
-            if index["version"] != _INDEX_VERSION or bool(index["seek_points"]) != (self.compression == "gzip"):
+            if index["version"] != _INDEX_VERSION or index["archive"] != self.path:
                 return None
-            if index["seek_points"]:
-                seek_points, size = index["seek_points"]
-                if not has_size(os.path.join(self.folder, seek_points), size):
-                    return None
-                self.seek_points = os.path.join(self.folder, seek_points)
+            data_size = self._checked_seek_points(index["seek_points"])
             members = [Location(self.path, name, size, offset) for name, size, offset in index["members"]]
-            left_out, self.problems = index["left_out"], index["problems"]
-        except (OSError, ValueError, KeyError, TypeError):
+            left_out, problems = index["left_out"], index["problems"]
+            trusted = (
+                all(
+                    isinstance(m.member, str) and not _unsafe(m.member) and _fits(m, data_size, self.is_zip)
+                    for m in members
+                )
+                and all(isinstance(name, str) and isinstance(reason, str) for name, reason in left_out)
+                and (problems is None if self.is_zip else _is_text_dict(problems))
+            )
+        except (OSError, ValueError, KeyError, TypeError, RuntimeError, EOFError):
             return None
-        for name, reason in left_out:
-            logger.warning(f"{self.path}: {reason.format(name=repr(name))}")
+        if not trusted:
+            return None
+        for _, reason in left_out:
+            logger.warning(f"{self.path}: {reason}")
+        self.problems = problems
         return members
+
+    def _checked_seek_points(self, kept):
+        """The size of the data a member's offset and size must fit in (None where it is unknown
+        without decompressing: bzip2, xz), after checking the kept seek points of a tar.gz: a bare file
+        name in this folder, of the kept size, that rapidgzip imports."""
+        if bool(kept) != (self.compression == "gzip"):
+            raise ValueError("seek points where none belong, or none where they do")
+        if not kept:
+            return os.stat(self.path).st_size if not self.compression else None
+        name, size = kept
+        if not re.fullmatch(r"seek-points-[0-9a-f]{32}\.bin", name) or not has_size(
+            os.path.join(self.folder, name), size
+        ):
+            raise ValueError(f"seek points {name!r} are not this folder's")
+        with rapidgzip.open(self.path, parallelization=0) as stream:
+            stream.import_index(os.path.join(self.folder, name))  # damaged: "Magic bytes do not match!"
+            data_size = stream.seek(0, io.SEEK_END)
+        self.seek_points = os.path.join(self.folder, name)
+        return data_size
 
     def _listed(self, extract):
         """Lists the archive in one pass, extracting what `extract` picks on the way, and keeps the listing."""
@@ -1166,7 +1205,7 @@ class Archive:
                     bar.update(position - bar.n)
                     reason = _unsafe(name)
                     if reason:
-                        logger.warning(f"{self.path}: {reason.format(name=repr(name))}")
+                        logger.warning(f"{self.path}: {reason}")
                         left_out.append((name, reason))
                         continue
                     members.append(Location(self.path, name, size, offset))
@@ -1179,7 +1218,7 @@ class Archive:
                             if problem := media_problem(stream, size, name, modality):
                                 problems[name] = problem
         except _ARCHIVE_ERRORS as error:
-            if isinstance(error, _CacheUnwritable):
+            if isinstance(error, (_CacheUnwritable, _UntrustedCache)):
                 raise
             raise _UnreadableArchive(
                 f"{self.path} cannot be read as an archive ({error}). It may be truncated or not an archive "
@@ -1219,12 +1258,15 @@ class Archive:
                 if info.isreg():
                     yield info.name, info.size, info.offset_data, lambda i=info: tar.extractfile(i), position()
             if self.compression == "gzip":
-                self.seek_points = os.path.join(self.folder, f"seek-points-{uuid.uuid4().hex}.bin")
-                stream.export_index(self.seek_points)
+                seek_points = os.path.join(self.folder, f"seek-points-{uuid.uuid4().hex}.bin")
+                with self._writing("the seek points"):  # whole or absent, as every file of the cache
+                    stream.export_index(f"{seek_points}.partial")
+                    os.replace(f"{seek_points}.partial", seek_points)
+                self.seek_points = seek_points
 
     def _write(self, name, source):
         """Writes a member under its name, whole or not at all (a partial file never has the name)."""
-        target = self.extracted(name)
+        target = self._extraction_target(name)
         partial = f"{target}.{uuid.uuid4().hex}.partial"
         try:
             with self._writing(f"the member {name}"):
@@ -1299,6 +1341,10 @@ class _CacheUnwritable(OSError):
     """The datasets cache refused a write: the archive is fine, the cache folder is not."""
 
 
+class _UntrustedCache(RuntimeError):
+    """The cache folder holds what a listing or extraction never writes: a link leading outside."""
+
+
 _FULL_DISK = (errno.ENOSPC, errno.EDQUOT)
 _WRITE_ERRNOS = {*_FULL_DISK, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENAMETOOLONG}
 
@@ -1311,10 +1357,23 @@ def _unsafe(name):
     """Why a member is left out (its path points outside the extraction, or it is an archive), or None."""
     parts = re.split(r"[\\/]", name)
     if name.startswith(("/", "\\")) or re.match(r"[A-Za-z]:", name) or ".." in parts:
-        return "left out the member {name}, whose path points outside the archive."
+        return f"left out the member {name!r}, whose path points outside the archive."
     if name.lower().endswith(_ARCHIVE_EXTENSIONS):
-        return "the archive {name} inside it is not opened; extract it into data_dir to use it."
+        return f"the archive {name!r} inside it is not opened; extract it into data_dir to use it."
     return None
+
+
+def _fits(location, data_size, is_zip):
+    """Whether a listed member's offset and size are whole numbers within the archive's data (a zip
+    member's size is its inflated one: only its offset is bounded)."""
+    offset, size = location.offset, location.size
+    if not (type(offset) is int and type(size) is int and offset >= 0 and size >= 0):
+        return False
+    return data_size is None or (offset < data_size if is_zip else offset + size <= data_size)
+
+
+def _is_text_dict(value):
+    return isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
 
 
 def _compression(path):
