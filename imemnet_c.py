@@ -294,6 +294,8 @@ class ImemnetC(datasets.ArrowBasedBuilder):
         if AUDIO in self.config.modalities and (problem := audio_backend_problem()):
             raise ImportError(problem)  # now, not after the archives are listed and half the examples written
         plan = self._plan(dl_manager, extract=not dl_manager.is_streaming)
+        if plan.media and plan.media.extracted:
+            self._record_extractions(plan.media.archives.values())
         split_generators = []
         for split, tables in plan.tables.items():
             argument = self.config.own_input(split)[0]
@@ -306,6 +308,23 @@ class ImemnetC(datasets.ArrowBasedBuilder):
                 gen_kwargs.update(shards=_chunks(tables[argument].rows, self.config.rows_per_shard))
             split_generators.append(datasets.SplitGenerator(name=split, gen_kwargs=gen_kwargs))
         return split_generators
+
+    def download_and_prepare(self, *args, **kwargs):
+        """As datasets' own; but a prepared dataset whose extracted media are gone (the archive
+        cache deleted to free space) is prepared again, not served pointing at files that are not."""
+        with contextlib.suppress(FileNotFoundError):
+            with io.open(os.path.join(self.cache_dir, _EXTRACTIONS), encoding="utf-8") as f:  # noqa: UP020
+                if not all(os.path.isdir(folder) for folder in json.load(f)):
+                    shutil.rmtree(self.cache_dir, ignore_errors=True)
+        return super().download_and_prepare(*args, **kwargs)
+
+    def _record_extractions(self, archives):
+        """A prepared dataset stores its media by path, into the archives' extractions: records which,
+        in the dataset (see download_and_prepare) and in each extraction (see Archive._keep)."""
+        for archive in archives:
+            archive._record_reader(self.cache_dir)
+        with io.open(os.path.join(self._output_dir, _EXTRACTIONS), "w", encoding="utf-8") as f:  # noqa: UP020
+            json.dump(sorted(archive.folder for archive in archives), f)
 
     def _plan(self, dl_manager, extract, unreadable_archives=None):
         """What a load reads, found before anything is generated (see `make_plan`): per split its
@@ -1034,6 +1053,7 @@ def _audio_problem(stream, size, where):
 # os.path: datasets patches those in this module for URLs, where "::" chains paths.
 
 ARCHIVE_CACHE = "imemnet_c_archives"  # in the datasets cache: per archive, its index and extracted members
+_EXTRACTIONS = "imemnet_c_extractions.json"  # in a prepared dataset: the archive folders its media paths lead into
 _INDEX_VERSION = 3  # 2: a tar's listing holds the media checks made as it passed; 3: left-out reasons as plain text
 _DECOMPRESSORS = {"bzip2": bz2.open, "xz": lzma.open}  # gzip goes through rapidgzip: parallel, seekable
 _MAGIC = {b"\x1f\x8b": "gzip", b"BZh": "bzip2", b"\xfd7zXZ\x00": "xz"}
@@ -1280,7 +1300,8 @@ class Archive:
 
     def _keep(self, members, left_out):
         """Keeps the listing (written whole, then renamed: readers see all of it or none), and removes
-        what the cache holds for earlier versions of the same archive."""
+        what the cache holds for earlier versions of the same archive, except the extractions a prepared
+        dataset still reads."""
         seek_points = self.seek_points and [os.path.basename(self.seek_points), os.path.getsize(self.seek_points)]
         index = {
             "version": _INDEX_VERSION,
@@ -1297,8 +1318,17 @@ class Archive:
             os.replace(partial, os.path.join(self.folder, "index.json"))
         path_digest, parent = os.path.basename(self.folder).split("-")[0], os.path.dirname(self.folder)
         for name in os.listdir(parent):
-            if name.startswith(f"{path_digest}-") and os.path.join(parent, name) != self.folder:
-                shutil.rmtree(os.path.join(parent, name), ignore_errors=True)
+            other = os.path.join(parent, name)
+            if name.startswith(f"{path_digest}-") and other != self.folder and not _read_by_a_prepared_dataset(other):
+                shutil.rmtree(other, ignore_errors=True)
+
+    def _record_reader(self, prepared):
+        """Records that the prepared dataset in the folder `prepared` reads this archive's extraction."""
+        readers = os.path.join(self.folder, "read_by")
+        with self._writing("the record of a prepared dataset"):
+            os.makedirs(readers, exist_ok=True)
+            with io.open(os.path.join(readers, _digest(prepared)), "w", encoding="utf-8") as f:  # noqa: UP020
+                f.write(prepared)
 
 
 class MemberReader:
@@ -1347,6 +1377,19 @@ class _UntrustedCache(RuntimeError):
 
 _FULL_DISK = (errno.ENOSPC, errno.EDQUOT)
 _WRITE_ERRNOS = {*_FULL_DISK, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENAMETOOLONG}
+
+
+def _read_by_a_prepared_dataset(folder):
+    """Whether a prepared dataset that reads this archive folder's extraction is still in the cache
+    (or being prepared): then the folder is kept, though its archive changed since."""
+    readers = os.path.join(folder, "read_by")
+    for name in os.listdir(readers) if os.path.isdir(readers) else ():
+        with contextlib.suppress(OSError):
+            with io.open(os.path.join(readers, name), encoding="utf-8") as f:  # noqa: UP020
+                prepared = f.read()
+            if os.path.isdir(prepared) or os.path.isdir(f"{prepared}.incomplete"):
+                return True
+    return False
 
 
 def _modality_of(name):

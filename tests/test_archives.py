@@ -19,7 +19,7 @@ import pytest
 from conftest import ROOT, archive_calls, chain, consume, content
 
 import imemnet_c
-from imemnet_c_tools import sample
+from imemnet_c_tools import check, sample
 
 MODES = pytest.mark.parametrize("streaming", [False, True], ids=["prepared", "streaming"])
 CLIPS = "IMEMNet_clips.tar"
@@ -183,6 +183,23 @@ def test_a_link_in_the_cache_leading_outside_is_an_error_not_a_write_there(downl
     with pytest.raises(Exception, match="leads outside the cache folder"):
         build("music", downloads, cache, streaming=False)
     assert list(elsewhere.iterdir()) == []
+
+
+def test_a_prepared_dataset_outlives_a_relisting_of_its_archives_and_the_archive_cache_removed(
+    load, downloads, tmp_path
+):
+    first = load("image", downloads)["train"]  # its pictures: in the extractions of NAPS_BE.tar.gz and emotic.zip
+    expected = content(first)
+    for archive in ("NAPS_BE.tar.gz", "emotic.zip"):  # only touched, as a copy or a sync does
+        stat = (downloads / archive).stat()
+        os.utime(downloads / archive, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    check.check(str(downloads), ["image"], cache_dir=str(tmp_path / "cache"))  # lists them again
+    consume(load("image", downloads, streaming=True))
+    assert content(first) == expected  # every picture of the dataset already open still read
+    assert content(load("image", downloads)["train"]) == expected  # prepared again for the touched download
+    shutil.rmtree(tmp_path / "cache" / imemnet_c.ARCHIVE_CACHE)  # to free space
+    assert content(load("image", downloads)["train"]) == expected  # prepared again, not pointing at nothing
+    assert content(load("image", downloads)["train"]) == expected
 
 
 def test_members_read_at_random_from_a_tar_gz_are_byte_identical_to_tarfiles(tmp_path):
