@@ -295,6 +295,8 @@ class ImemnetC(datasets.ArrowBasedBuilder):
         if AUDIO in self.config.modalities and (problem := audio_backend_problem()):
             raise ImportError(problem)  # now, not after the archives are listed and half the examples written
         plan = self._plan(dl_manager, extract=not dl_manager.is_streaming)
+        if plan.media and plan.media.extracted:
+            self._record_extractions(plan.media.archives.values())
         split_generators = []
         for split, tables in plan.tables.items():
             argument = self.config.own_input(split)[0]
@@ -310,11 +312,29 @@ class ImemnetC(datasets.ArrowBasedBuilder):
             split_generators.append(datasets.SplitGenerator(name=split, gen_kwargs=gen_kwargs))
         return split_generators
 
+    def download_and_prepare(self, *args, **kwargs):
+        """As datasets' own; but a prepared dataset whose extracted media are gone (the archive
+        cache deleted to free space) is prepared again, not served pointing at files that are not."""
+        with contextlib.suppress(FileNotFoundError):
+            with io.open(os.path.join(self.cache_dir, _EXTRACTIONS), encoding="utf-8") as f:  # noqa: UP020
+                if not all(os.path.isdir(folder) for folder in json.load(f)):
+                    shutil.rmtree(self.cache_dir, ignore_errors=True)
+        return super().download_and_prepare(*args, **kwargs)
+
+    def _record_extractions(self, archives):
+        """A prepared dataset stores its media by path, into the archives' extractions: records which,
+        in the dataset (see download_and_prepare) and in each extraction (see Archive._keep)."""
+        for archive in archives:
+            archive._record_reader(self.cache_dir)
+        with io.open(os.path.join(self._output_dir, _EXTRACTIONS), "w", encoding="utf-8") as f:  # noqa: UP020
+            json.dump(sorted(archive.folder for archive in archives), f)
+
     def _plan(self, dl_manager, extract, unreadable_archives=None):
         """What a load reads, found before anything is generated (see `make_plan`): per split its
         annotation tables, the splits left out (their own annotation file unavailable), and where
         each needed media file lies; with `extract`, the archive members used are extracted into
-        the cache (what a prepared load reads). `unreadable_archives` as in `Media`."""
+        the cache (what a prepared load reads). `unreadable_archives` as in `Media.find`; with
+        missing_media="skip", an unreadable archive is otherwise left out with a warning naming it."""
         if self.config.missing_media not in _MISSING_MEDIA_CHOICES:
             raise ValueError(f"missing_media={self.config.missing_media!r}: expected one of {_MISSING_MEDIA_CHOICES}.")
         data_dir = self._checked_data_dir()
@@ -347,7 +367,13 @@ class ImemnetC(datasets.ArrowBasedBuilder):
                 argument = self.config.own_input(split)[0]
                 for modality, field in MEDIA_ID_FIELDS[argument].items():
                     needed[modality].update(getattr(row, field) for row in split_tables[argument].rows)
-            media = Media.find(found, needed, self._cache_dir_root, extract, unreadable_archives)
+            left_out = {} if unreadable_archives is None and self._skips_bad_media else unreadable_archives
+            media = Media.find(found, needed, self._cache_dir_root, extract, left_out)
+            if left_out and left_out is not unreadable_archives:  # their media count as missing, below
+                logger.warning(
+                    f"missing_media='skip': left out {len(left_out)} unreadable archives: "
+                    + " ".join(left_out.values())
+                )
         self._absent_splits = set(absent)
         return Plan(self.config, tables, absent, annotations.origins, media, self._cache_dir_root)
 
@@ -960,12 +986,13 @@ class Media:
                 if unreadable_archives is None:
                     raise
                 unreadable_archives[path] = str(error)
-            except OSError as error:
-                if error.errno != errno.ENOSPC:
+            except _CacheUnwritable as error:
+                if error.errno not in _FULL_DISK:
                     raise
                 raise OSError(
-                    errno.ENOSPC,
-                    f"No space left on device while extracting {path} into the datasets cache ({cache_root}). "
+                    error.errno,
+                    f"{os.strerror(error.errno)} while listing or extracting {path} into the datasets cache "
+                    f"({cache_root}). "
                     "Free some space there, or pass cache_dir=<a folder on a larger disk>; the next run keeps "
                     "the members already extracted whole and extracts the rest.",
                 ) from error
@@ -1187,7 +1214,8 @@ def _audio_problem(stream, size, where):
 # os.path: datasets patches those in this module for URLs, where "::" chains paths.
 
 ARCHIVE_CACHE = "imemnet_c_archives"  # in the datasets cache: per archive its index, media checks and extracted members; folders/: loose files' checks
-_INDEX_VERSION = 3  # 2: a tar's listing holds the media checks made as it passed; 3: a name held twice, its last copy
+_EXTRACTIONS = "imemnet_c_extractions.json"  # in a prepared dataset: the archive folders its media paths lead into
+_INDEX_VERSION = 4  # 2: a tar's media checks; 3: a name held twice, its last copy; 4: left-out reasons as plain text
 _DECOMPRESSORS = {"bzip2": bz2.open, "xz": lzma.open}  # gzip goes through rapidgzip: parallel, seekable
 _MAGIC = {b"\x1f\x8b": "gzip", b"BZh": "bzip2", b"\xfd7zXZ\x00": "xz"}
 _ZIP_ENCRYPTED = 0x1  # the flag bit of a zip entry's header for an encrypted member (ZipCrypto or AES)
@@ -1225,6 +1253,22 @@ class Archive:
         self.problems = None  # a tar's media checks, once listed: {member: what makes it unusable}
         self._members = None
 
+    @contextlib.contextmanager
+    def _writing(self, what):
+        """A failure to write `what` into the cache folder is the cache's (full, over quota,
+        read-only, not permitted, a name too long), not the archive's."""
+        try:
+            yield
+        except OSError as error:
+            if error.errno not in _WRITE_ERRNOS:
+                raise
+            raise _CacheUnwritable(
+                error.errno,
+                f"{os.strerror(error.errno)}: cannot write {what} of {self.path} into the datasets cache "
+                f"folder {self.folder} ({error.filename or error}). Make that folder writable, or pass "
+                "cache_dir=<a writable folder with space>. The archive itself is fine.",
+            ) from error
+
     def members(self, extract=None):
         """The members, from the kept listing; without one, from one pass over the archive that also
         extracts the members `extract(name)` picks."""
@@ -1236,9 +1280,20 @@ class Archive:
     def extracted(self, name):
         return f"{self.folder}/files/{name}"
 
+    def _extraction_target(self, name):
+        """Where a member is extracted, checked to stay inside the folder once links are resolved: a
+        link planted in a shared cache must not lead a write, or a prepared load's reads, elsewhere."""
+        target, files = self.extracted(name), os.path.join(os.path.realpath(self.folder), "files")
+        if not os.path.realpath(target).startswith(files + os.sep):
+            raise _UntrustedCache(
+                f"{target} leads outside the cache folder {files} (a link put there?): remove {self.folder} "
+                "and load again."
+            )
+        return target
+
     def extract(self, members):
         """Extracts the members not already extracted whole, reading each by random access."""
-        missing = [m for m in members if not has_size(self.extracted(m.member), m.size)]
+        missing = [m for m in members if not has_size(self._extraction_target(m.member), m.size)]
         if not missing:
             return
         if self.compression in _DECOMPRESSORS:  # no seek points: one more pass over the archive
@@ -1273,28 +1328,58 @@ class Archive:
         return open_member
 
     def _kept_listing(self):
-        """The kept listing, or None when there is none or it is partial or unreadable."""
+        """The kept listing, or None when there is none, or it is partial or unreadable, or it is not
+        what a listing of this archive writes (an edited listing in a shared cache is not trusted):
+        then the archive is listed again."""
         try:
             with open(os.path.join(self.folder, "index.json"), "rb") as f:
                 index = _parsed_json(f.read())
-            if index["version"] != _INDEX_VERSION or bool(index["seek_points"]) != (self.compression == "gzip"):
+            if index["version"] != _INDEX_VERSION or index["archive"] != self.path:
                 return None
-            if index["seek_points"]:
-                seek_points, size = index["seek_points"]
-                if not has_size(os.path.join(self.folder, seek_points), size):
-                    return None
-                self.seek_points = os.path.join(self.folder, seek_points)
+            data_size = self._checked_seek_points(index["seek_points"])
             members = [Location(self.path, name, size, offset) for name, size, offset in index["members"]]
-            left_out, self.problems, self.encrypted = index["left_out"], index["problems"], index["encrypted"]
-        except (OSError, ValueError, KeyError, TypeError):
+            left_out, problems, encrypted = index["left_out"], index["problems"], index["encrypted"]
+            trusted = (
+                all(
+                    isinstance(m.member, str) and not _unsafe(m.member) and _fits(m, data_size, self.is_zip)
+                    for m in members
+                )
+                and all(isinstance(name, str) and isinstance(reason, str) for name, reason in left_out)
+                and (problems is None if self.is_zip else _is_text_dict(problems))
+                and all(isinstance(name, str) for name in encrypted)
+            )
+        except (OSError, ValueError, KeyError, TypeError, RuntimeError, EOFError):
             return None
-        for name, reason in left_out:
-            logger.warning(f"{self.path}: {reason.format(name=repr(name))}")
+        if not trusted:
+            return None
+        for _, reason in left_out:
+            logger.warning(f"{self.path}: {reason}")
+        self.problems, self.encrypted = problems, encrypted
         return members
+
+    def _checked_seek_points(self, kept):
+        """The size of the data a member's offset and size must fit in (None where it is unknown
+        without decompressing: bzip2, xz), after checking the kept seek points of a tar.gz: a bare file
+        name in this folder, of the kept size, that rapidgzip imports."""
+        if bool(kept) != (self.compression == "gzip"):
+            raise ValueError("seek points where none belong, or none where they do")
+        if not kept:
+            return os.stat(self.path).st_size if not self.compression else None
+        name, size = kept
+        if not re.fullmatch(r"seek-points-[0-9a-f]{32}\.bin", name) or not has_size(
+            os.path.join(self.folder, name), size
+        ):
+            raise ValueError(f"seek points {name!r} are not this folder's")
+        with rapidgzip.open(self.path, parallelization=0) as stream:
+            stream.import_index(os.path.join(self.folder, name))  # damaged: "Magic bytes do not match!"
+            data_size = stream.seek(0, io.SEEK_END)
+        self.seek_points = os.path.join(self.folder, name)
+        return data_size
 
     def _listed(self, extract):
         """Lists the archive in one pass, extracting what `extract` picks on the way, and keeps the listing."""
-        os.makedirs(self.folder, exist_ok=True)
+        with self._writing("the listing"):
+            os.makedirs(self.folder, exist_ok=True)
         members, left_out, problems = {}, [], None if self.is_zip else {}
         description = f"{'Extracting' if extract else 'Listing'} {self.path}"
         try:
@@ -1306,7 +1391,7 @@ class Archive:
                     bar.update(position - bar.n)
                     reason = _unsafe(name)
                     if reason:
-                        logger.warning(f"{self.path}: {reason.format(name=repr(name))}")
+                        logger.warning(f"{self.path}: {reason}")
                         left_out.append((name, reason))
                         continue
                     members.pop(name, None)  # a name held twice (appended by `tar -r`): its last copy
@@ -1321,7 +1406,7 @@ class Archive:
                             if problem := media_problem(stream, size, name, modality):
                                 problems[name] = problem
         except _ARCHIVE_ERRORS as error:
-            if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+            if isinstance(error, (_CacheUnwritable, _UntrustedCache)):
                 raise
             raise _UnreadableArchive(
                 f"{self.path} cannot be read as an archive ({error}). It may be truncated or not an archive "
@@ -1364,25 +1449,30 @@ class Archive:
                 if info.isreg():
                     yield info.name, info.size, info.offset_data, lambda i=info: tar.extractfile(i), position()
             if self.compression == "gzip":
-                self.seek_points = os.path.join(self.folder, f"seek-points-{uuid.uuid4().hex}.bin")
-                stream.export_index(self.seek_points)
+                seek_points = os.path.join(self.folder, f"seek-points-{uuid.uuid4().hex}.bin")
+                with self._writing("the seek points"):  # whole or absent, as every file of the cache
+                    stream.export_index(f"{seek_points}.partial")
+                    os.replace(f"{seek_points}.partial", seek_points)
+                self.seek_points = seek_points
 
     def _write(self, name, source):
         """Writes a member under its name, whole or not at all (a partial file never has the name)."""
-        target = self.extracted(name)
-        os.makedirs(target.rpartition("/")[0], exist_ok=True)
+        target = self._extraction_target(name)
         partial = f"{target}.{uuid.uuid4().hex}.partial"
         try:
-            with source, io.open(partial, "wb") as f:  # noqa: UP020  (the builtin is patched)
-                shutil.copyfileobj(source, f, 1 << 20)
-            os.replace(partial, target)
+            with self._writing(f"the member {name}"):
+                os.makedirs(target.rpartition("/")[0], exist_ok=True)
+                with source, io.open(partial, "wb") as f:  # noqa: UP020  (the builtin is patched)
+                    shutil.copyfileobj(source, f, 1 << 20)
+                os.replace(partial, target)
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.remove(partial)
 
     def _keep(self, members, left_out):
         """Keeps the listing (written whole, then renamed: readers see all of it or none), and removes
-        what the cache holds for earlier versions of the same archive."""
+        what the cache holds for earlier versions of the same archive, except the extractions a prepared
+        dataset still reads."""
         seek_points = self.seek_points and [os.path.basename(self.seek_points), os.path.getsize(self.seek_points)]
         index = {
             "version": _INDEX_VERSION,
@@ -1394,13 +1484,23 @@ class Archive:
             "encrypted": self.encrypted,
         }
         partial = os.path.join(self.folder, f"index.json.{uuid.uuid4().hex}.partial")
-        with open(partial, "w", encoding="utf-8") as f:
-            json.dump(index, f)
-        os.replace(partial, os.path.join(self.folder, "index.json"))
+        with self._writing("the listing"):
+            with io.open(partial, "w", encoding="utf-8") as f:  # noqa: UP020
+                json.dump(index, f)
+            os.replace(partial, os.path.join(self.folder, "index.json"))
         path_digest, parent = os.path.basename(self.folder).split("-")[0], os.path.dirname(self.folder)
         for name in os.listdir(parent):
-            if name.startswith(f"{path_digest}-") and os.path.join(parent, name) != self.folder:
-                shutil.rmtree(os.path.join(parent, name), ignore_errors=True)
+            other = os.path.join(parent, name)
+            if name.startswith(f"{path_digest}-") and other != self.folder and not _read_by_a_prepared_dataset(other):
+                shutil.rmtree(other, ignore_errors=True)
+
+    def _record_reader(self, prepared):
+        """Records that the prepared dataset in the folder `prepared` reads this archive's extraction."""
+        readers = os.path.join(self.folder, "read_by")
+        with self._writing("the record of a prepared dataset"):
+            os.makedirs(readers, exist_ok=True)
+            with io.open(os.path.join(readers, _digest(prepared)), "w", encoding="utf-8") as f:  # noqa: UP020
+                f.write(prepared)
 
 
 class MemberReader:
@@ -1464,6 +1564,31 @@ class _UnreadableArchive(ValueError):
     """A download in data_dir that cannot be read as the archive its name says."""
 
 
+class _CacheUnwritable(OSError):
+    """The datasets cache refused a write: the archive is fine, the cache folder is not."""
+
+
+class _UntrustedCache(RuntimeError):
+    """The cache folder holds what a listing or extraction never writes: a link leading outside."""
+
+
+_FULL_DISK = (errno.ENOSPC, errno.EDQUOT)
+_WRITE_ERRNOS = {*_FULL_DISK, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENAMETOOLONG}
+
+
+def _read_by_a_prepared_dataset(folder):
+    """Whether a prepared dataset that reads this archive folder's extraction is still in the cache
+    (or being prepared): then the folder is kept, though its archive changed since."""
+    readers = os.path.join(folder, "read_by")
+    for name in os.listdir(readers) if os.path.isdir(readers) else ():
+        with contextlib.suppress(OSError):
+            with io.open(os.path.join(readers, name), encoding="utf-8") as f:  # noqa: UP020
+                prepared = f.read()
+            if os.path.isdir(prepared) or os.path.isdir(f"{prepared}.incomplete"):
+                return True
+    return False
+
+
 def _modality_of(name):
     return next((modality for modality in (IMAGES, AUDIO) if media_file_id(name, modality)), None)
 
@@ -1472,10 +1597,23 @@ def _unsafe(name):
     """Why a member is left out (its path points outside the extraction, or it is an archive), or None."""
     parts = re.split(r"[\\/]", name)
     if name.startswith(("/", "\\")) or re.match(r"[A-Za-z]:", name) or ".." in parts:
-        return "left out the member {name}, whose path points outside the archive."
+        return f"left out the member {name!r}, whose path points outside the archive."
     if name.lower().endswith(_ARCHIVE_EXTENSIONS):
-        return "the archive {name} inside it is not opened; extract it into data_dir to use it."
+        return f"the archive {name!r} inside it is not opened; extract it into data_dir to use it."
     return None
+
+
+def _fits(location, data_size, is_zip):
+    """Whether a listed member's offset and size are whole numbers within the archive's data (a zip
+    member's size is its inflated one: only its offset is bounded)."""
+    offset, size = location.offset, location.size
+    if not (type(offset) is int and type(size) is int and offset >= 0 and size >= 0):
+        return False
+    return data_size is None or (offset < data_size if is_zip else offset + size <= data_size)
+
+
+def _is_text_dict(value):
+    return isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
 
 
 def _compression(path):

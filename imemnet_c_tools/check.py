@@ -8,7 +8,8 @@ disk a prepare needs against what is free; and the load call to run.
     imemnet-c check DATA_DIR [--config image music paired] [--json] [--cache-dir DIR]
 
 Exit status: 0 the download is complete, 1 something in it is missing or unreadable, 2 bad usage
-or DATA_DIR unreadable. Whether this environment can decode audio is reported beside it, with the
+or DATA_DIR unreadable, 3 the check itself stopped on an unexpected error (its traceback printed:
+a fault of the check or its environment, not of the download). Whether this environment can decode audio is reported beside it, with the
 commands that install what is missing.
 Each archive is read once, to list it (a tar's media are checked as they pass), and that listing
 is kept in the datasets cache: a second check, or the load after it, does not read it again.
@@ -20,6 +21,7 @@ import json
 import os
 import shutil
 import sys
+import traceback
 
 import datasets
 
@@ -28,6 +30,7 @@ import imemnet_c
 CONFIGS = ["image", "music", "paired"]
 SOURCES = ["iaps", "naps", "emotic/mscoco", "emotic/framesdb", "emotic/ade20k", "emotic/emodb_small", "clips"]
 SHOWN = 5  # ids or files named per problem in the human-readable report
+UNEXPECTED_ERROR = 3  # the exit status when the check itself fails
 
 
 def source_of(modality, media_id):
@@ -348,6 +351,12 @@ def run(args):
     except NotADirectoryError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except Exception:  # not a verdict on the download: "incomplete" (1) would send the user to re-download
+        traceback.print_exc()
+        print(
+            f"error: the check stopped on an unexpected error (above); exit status {UNEXPECTED_ERROR}.", file=sys.stderr
+        )
+        return UNEXPECTED_ERROR
     print(json.dumps(report, indent=1) if args.json else render(report))
     return 0 if report["complete"] else 1
 

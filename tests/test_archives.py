@@ -6,6 +6,7 @@ import collections
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -18,7 +19,7 @@ import pytest
 from conftest import ROOT, archive_calls, chain, consume, content
 
 import imemnet_c
-from imemnet_c_tools import sample
+from imemnet_c_tools import check, sample
 
 MODES = pytest.mark.parametrize("streaming", [False, True], ids=["prepared", "streaming"])
 CLIPS = "IMEMNet_clips.tar"
@@ -114,6 +115,91 @@ def test_a_corrupt_or_partial_listing_is_ignored_and_rebuilt(downloads, tmp_path
     listings.clear()
     assert build("paired", downloads, cache, streaming=True) == expected
     assert listings == ["IMEMNet_clips.tar.gz"]
+
+
+def edit_listing(index, edit, tmp_path):
+    """Edits a kept listing of the clips' tar.gz as someone sharing the cache could; `edit` names how."""
+    listing = json.load(open(index))
+    folder, (name, _, offset) = os.path.dirname(index), listing["members"][0]
+    escaping = {  # a member a load needs, renamed to land outside the cache when extracted
+        "member ../../escape": "../" * 4 + f"escape/{os.path.basename(name)}",
+        "absolute member": str(tmp_path / "absolute" / os.path.basename(name)),
+    }
+    if edit in escaping:
+        listing["members"][0][0] = escaping[edit]
+    elif edit == "seek points path with a slash":
+        seek_points = listing["seek_points"][0]
+        shutil.copy(os.path.join(folder, seek_points), os.path.join(os.path.dirname(folder), seek_points))
+        listing["seek_points"][0] = f"../{seek_points}"
+    elif edit == "offset beyond the archive":
+        listing["members"][0][2] = offset + 10**9
+    elif edit == "left-out entry malformed":
+        listing["left_out"] = [["inner.zip", 7]]
+    elif edit == "another archive's listing":
+        listing["archive"] = str(tmp_path / "elsewhere.tar.gz")
+    else:  # damaged seek points of the right size
+        path = os.path.join(folder, listing["seek_points"][0])
+        damaged = os.urandom(os.path.getsize(path))
+        open(path, "wb").write(damaged)
+    json.dump(listing, open(index, "w"))
+
+
+@MODES
+@pytest.mark.parametrize(
+    "edit",
+    [
+        "member ../../escape",
+        "absolute member",
+        "seek points path with a slash",
+        "offset beyond the archive",
+        "left-out entry malformed",
+        "another archive's listing",
+        "damaged seek points",
+    ],
+)
+def test_an_edited_listing_is_not_trusted_and_is_made_again(downloads, tmp_path, listings, streaming, edit):
+    clips_as_tar_gz(downloads)
+    cache = tmp_path / "cache"
+    expected = build("music", downloads, cache, streaming)
+    edit_listing(index_of(cache, "IMEMNet_clips.tar.gz"), edit, tmp_path)
+    shutil.rmtree(cache / "imemnet_c", ignore_errors=True)  # the prepared dataset: the next build lists, extracts
+    outside = sorted(str(p) for p in tmp_path.rglob("*") if cache not in p.parents)
+    listings.clear()
+    assert build("music", downloads, cache, streaming) == expected
+    assert listings == ["IMEMNet_clips.tar.gz"]
+    assert sorted(str(p) for p in tmp_path.rglob("*") if cache not in p.parents) == outside  # nothing written there
+    assert imemnet_c.Archive(str(downloads / f"{CLIPS}.gz"), str(cache)).members()  # the listing made again is kept
+
+
+def test_a_link_in_the_cache_leading_outside_is_an_error_not_a_write_there(downloads, tmp_path):
+    clips_as_tar_gz(downloads)
+    cache, elsewhere = tmp_path / "cache", tmp_path / "elsewhere"
+    build("music", downloads, cache, streaming=False)
+    files = os.path.join(os.path.dirname(index_of(cache, "IMEMNet_clips.tar.gz")), "files")
+    shutil.rmtree(files)
+    elsewhere.mkdir()
+    os.symlink(elsewhere, files)  # planted in a shared cache
+    shutil.rmtree(cache / "imemnet_c")
+    with pytest.raises(Exception, match="leads outside the cache folder"):
+        build("music", downloads, cache, streaming=False)
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_a_prepared_dataset_outlives_a_relisting_of_its_archives_and_the_archive_cache_removed(
+    load, downloads, tmp_path
+):
+    first = load("image", downloads)["train"]  # its pictures: in the extractions of NAPS_BE.tar.gz and emotic.zip
+    expected = content(first)
+    for archive in ("NAPS_BE.tar.gz", "emotic.zip"):  # only touched, as a copy or a sync does
+        stat = (downloads / archive).stat()
+        os.utime(downloads / archive, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    check.check(str(downloads), ["image"], cache_dir=str(tmp_path / "cache"))  # lists them again
+    consume(load("image", downloads, streaming=True))
+    assert content(first) == expected  # every picture of the dataset already open still read
+    assert content(load("image", downloads)["train"]) == expected  # prepared again for the touched download
+    shutil.rmtree(tmp_path / "cache" / imemnet_c.ARCHIVE_CACHE)  # to free space
+    assert content(load("image", downloads)["train"]) == expected  # prepared again, not pointing at nothing
+    assert content(load("image", downloads)["train"]) == expected
 
 
 def test_members_read_at_random_from_a_tar_gz_are_byte_identical_to_tarfiles(tmp_path):

@@ -10,6 +10,7 @@ import sys
 import tarfile
 import zipfile
 
+import datasets
 import pytest
 from conftest import SAMPLE, archive_calls, write_encrypted_zip
 
@@ -267,3 +268,29 @@ def test_a_missing_audio_backend_is_an_error_before_anything_is_generated(monkey
         builder.download_and_prepare()
     assert "pip install" in str(error.value) and imemnet_c._AUDIO_BACKEND["install"] in str(error.value)
     assert listed == [] and not os.path.exists(builder.cache_dir)
+
+
+def test_the_load_call_an_incomplete_check_advises_loads_what_is_there(capsys, downloads, cache, caplog):
+    archive = downloads / "emotic.zip"
+    archive.write_bytes(archive.read_bytes()[:1000])  # truncated: its pictures cannot be had
+    status, text = check(capsys, downloads, "--config", "image", *cache)
+    assert status == 1 and re.search(r"unreadable +emotic.zip: .*cannot be read as an archive", text)
+    advice = text.rpartition("INCOMPLETE")[2].splitlines()[1].strip()
+    assert advice.endswith('missing_media="skip")')
+    with caplog.at_level("WARNING"):
+        images = eval(advice, {"load_dataset": datasets.load_dataset, "imemnet_c": imemnet_c})["train"]
+    emotic = [row.id for row in imemnet_c.read_va_table(str(downloads / "image_va.csv"), False).rows]
+    emotic = [image_id for image_id in emotic if imemnet_c.image_source(image_id) == "emotic"]
+    assert emotic and images.num_rows == 16 - len(emotic)
+    assert f"left out 1 unreadable archives: {archive} cannot be read as an archive" in caplog.text
+
+
+def test_an_unexpected_error_exits_3_with_its_traceback_not_1(capsys, monkeypatch, cache):
+    def failing_plan(*args, **kwargs):
+        raise RuntimeError("a fault of the check itself")
+
+    monkeypatch.setattr(imemnet_c, "make_plan", failing_plan)
+    status, text = check(capsys, SAMPLE, *cache)
+    assert status == 3
+    assert "RuntimeError: a fault of the check itself" in text and "Traceback" in text
+    assert "INCOMPLETE" not in text and "exit status 3" in text

@@ -2,6 +2,7 @@
 runs, a full disk. Each gets a clear error naming the file at fault (or a counted skip), never a
 half-written result, and nothing is written outside the datasets cache."""
 
+import errno
 import hashlib
 import io
 import logging
@@ -19,6 +20,7 @@ import pytest
 from conftest import ROOT, chain, consume, content, write_encrypted_zip
 from PIL import Image
 
+import imemnet_c
 from imemnet_c_tools import cli, sample
 from imemnet_c_tools.digest import decoded
 
@@ -159,6 +161,20 @@ def test_an_encrypted_zip_is_named_with_what_to_do_or_with_skip_its_files_are_le
         f"left out 6 examples of image_va.csv whose media are missing; 6 of their files are in "
         f"{downloads / 'emotic.zip'}, encrypted." in caplog.text
     )
+
+
+@MODES
+def test_with_skip_an_unreadable_archive_is_left_out_named_and_its_examples_counted(load, downloads, streaming, caplog):
+    archive = downloads / "emotic.zip"
+    archive.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
+    with pytest.raises(ValueError, match="emotic.zip cannot be read as an archive"):
+        consume(load("image", downloads, streaming=streaming))
+    with caplog.at_level(logging.WARNING):
+        images = consume(load("image", downloads, streaming=streaming, missing_media="skip"))["train"]
+    sources = [imemnet_c.image_source(image["image_id"]) for image in images]
+    assert len(images) == 10 and "emotic" not in sources and {"iaps", "naps"} <= set(sources)
+    assert f"left out 1 unreadable archives: {archive} cannot be read as an archive" in caplog.text
+    assert "left out 6 examples of image_va.csv whose media are missing" in caplog.text
 
 
 @MODES
@@ -364,3 +380,35 @@ def test_a_full_disk_is_a_clear_error_and_leaves_no_corrupt_cache(tmp_path):
     assert "No space left on device" in first and "emotic.zip" in first and "cache_dir" in first
     assert (tmp_path / "second.rc").read_text().strip() == "0", (tmp_path / "second.log").read_text()[-3000:]
     assert "rows 300" in (tmp_path / "second.log").read_text()
+
+
+CACHE_REFUSALS = {  # errno: what the error says
+    errno.EROFS: "Read-only file system: cannot write",
+    errno.EACCES: "Permission denied: cannot write",
+    errno.ENAMETOOLONG: "File name too long: cannot write",
+    errno.EDQUOT: "Disk quota exceeded while listing or extracting",
+}
+
+
+@MODES
+@pytest.mark.parametrize("refusal", CACHE_REFUSALS, ids=errno.errorcode.get)
+def test_a_cache_that_refuses_writes_is_named_with_the_real_cause_not_the_archive(
+    load, downloads, tmp_path, monkeypatch, streaming, refusal
+):
+    opened = io.open
+
+    def refusing_open(path, *args, **kwargs):  # what a read-only, full or locked cache does (tests may run as root)
+        if str(path).endswith(".partial") and (streaming or "index.json" not in str(path)):
+            raise OSError(refusal, os.strerror(refusal), str(path))
+        return opened(path, *args, **kwargs)
+
+    monkeypatch.setattr(io, "open", refusing_open)
+    with pytest.raises(OSError) as error:
+        consume(load("image", downloads, streaming=streaming))
+    message = chain(error.value)
+    archive = downloads / ("IMEMNet_clips.tar" if streaming else "NAPS_BE.tar.gz")  # the first write of each mode
+    assert CACHE_REFUSALS[refusal] in message and str(archive) in message and str(tmp_path / "cache") in message
+    assert "cannot be read as an archive" not in message and "download it again" not in message
+    assert "cache_dir=" in message
+    if refusal != errno.EDQUOT:
+        assert f"cannot write {'the listing' if streaming else 'the member'}" in message
