@@ -61,12 +61,14 @@ _LICENSE = (
     "(IAPS, NAPS and EMOTIC on request for non-commercial research; DEAM under Creative Commons)."
 )
 
+# Pinned to the commits whose files were verified (docs/reliability.md); a new commit gets a new
+# prepared cache. music_va.csv and train_matching.txt stay on the branch: no commit of them was found.
 ANNOTATION_URLS = {
-    "image_va.csv": "https://raw.githubusercontent.com/schoi828/IMEMNet-C/main/image_va.csv",
+    "image_va.csv": "https://raw.githubusercontent.com/schoi828/IMEMNet-C/450647d45c175d94cbc83cfedd33234855b690a6/image_va.csv",
     "music_va.csv": "https://raw.githubusercontent.com/schoi828/IMEMNet-C/main/music_va.csv",
     "train_matching.txt": "https://raw.githubusercontent.com/linkAmy/IMEMNet/master/train_matching.txt",
-    "val_matching.txt": "https://raw.githubusercontent.com/linkAmy/IMEMNet/master/val_matching.txt",
-    "test_matching.txt": "https://raw.githubusercontent.com/linkAmy/IMEMNet/master/test_matching.txt",
+    "val_matching.txt": "https://raw.githubusercontent.com/linkAmy/IMEMNet/17580fa810d3fac1bb87d3a245ca3548d2d0fb77/val_matching.txt",
+    "test_matching.txt": "https://raw.githubusercontent.com/linkAmy/IMEMNet/17580fa810d3fac1bb87d3a245ca3548d2d0fb77/test_matching.txt",
 }
 
 _MANUAL_DOWNLOAD_INSTRUCTIONS = """\
@@ -162,10 +164,14 @@ class ImemnetCConfig(datasets.BuilderConfig):
     rows_per_shard: int = 2000
 
     def create_config_id(self, config_kwargs, custom_features=None):
-        """datasets' id, and with a data_dir a digest of its files (paths, sizes, modification times):
-        a changed download gets a prepared cache of its own instead of the one made before."""
+        """datasets' id and a digest of what a load reads (`_inputs_digest`): changed inputs get a
+        prepared cache of their own instead of the one made before."""
         config_id = super().create_config_id(config_kwargs, custom_features)
-        return f"{config_id}-{_folder_digest(self.data_dir)}" if self.data_dir else config_id
+        return f"{config_id}-{_inputs_digest(self)}"
+
+    @property
+    def annotation_files(self):
+        return sorted({name for inputs in self.splits.values() for name in inputs.values()})
 
     def own_input(self, split):
         """(argument, annotation file) whose rows make the split's examples: the first of its inputs;
@@ -220,16 +226,37 @@ _PAIRED_SPLITS = {
 }
 
 
-def _folder_digest(folder):
-    """A digest of every file below `folder`: its path, size and modification time."""
-    folder, files = os.path.abspath(os.path.expanduser(folder)), []
-    for parent, _, names in os.walk(folder):
-        for name in names:
-            path = os.path.join(parent, name)
-            with contextlib.suppress(OSError):  # a dangling link
-                stat = os.stat(path)
-                files.append((os.path.relpath(path, folder), stat.st_size, stat.st_mtime_ns))
-    return _digest(*sorted(files))
+def _inputs_digest(config):
+    """A digest of what a load of `config` reads, made before its plan: each annotation file's origin
+    and content (data_dir's copy: its path and a digest of its bytes; else the URL it is downloaded
+    from, pinned to a commit) and, for the media configs, every media file and archive in data_dir
+    (path, size, modification time: media are too large to read here). The files a load never
+    reads (dotfiles, `.git`, names that are no media, archive or annotation file) are left out."""
+    found = []
+    if config.data_dir:
+        folder = os.path.abspath(os.path.expanduser(config.data_dir))
+        for parent, folders, names in os.walk(folder):  # skipping what dl_manager.iter_files skips
+            folders[:] = [name for name in folders if not name.startswith((".", "__"))]
+            found += [os.path.join(parent, name) for name in names if not name.startswith((".", "__"))]
+    local, inputs = _AnnotationFiles(found, dl_manager=None)._local, []
+    for name in config.annotation_files:
+        if name in local:
+            with open(local[name], "rb") as f:
+                content = hashlib.sha256(f.read()).hexdigest()
+            inputs.append((name, os.path.relpath(local[name], folder), content))
+        else:
+            inputs.append((name, ANNOTATION_URLS[name]))
+    media = [
+        path
+        for path in found
+        if config.needs_media
+        and (path.lower().endswith(_ARCHIVE_EXTENSIONS) or any(media_file_id(path, m) for m in config.modalities))
+    ]
+    for path in media:
+        with contextlib.suppress(OSError):  # a dangling link
+            stat = os.stat(path)
+            inputs.append((os.path.relpath(path, folder), stat.st_size, stat.st_mtime_ns))
+    return _digest(*inputs)
 
 
 def without_media(features):
@@ -342,6 +369,20 @@ class ImemnetC(datasets.ArrowBasedBuilder):
             media = Media.find(found, needed, self._cache_dir_root, extract, unreadable_archives)
         self._absent_splits = set(absent)
         return Plan(self.config, tables, absent, annotations.origins, media, self._cache_dir_root)
+
+    def download_and_prepare(self, *args, **kwargs):
+        """datasets' prepare; a prepared dataset that left a split out (its annotation file could not
+        be had: offline, say) is not reused but made again (its downloads and extractions reused),
+        so that the split is back as soon as its file can be had."""
+        kept, mode = self.info.splits, kwargs.get("download_mode") or datasets.DownloadMode.REUSE_DATASET_IF_EXISTS
+        if (
+            kept
+            and datasets.DownloadMode(mode) == datasets.DownloadMode.REUSE_DATASET_IF_EXISTS
+            and self.config.splits.keys() - kept.keys()
+        ):
+            kwargs["download_mode"] = datasets.DownloadMode.REUSE_CACHE_IF_EXISTS
+            self.info.splits = None  # the kept splits, which would be checked against the new ones
+        return super().download_and_prepare(*args, **kwargs)
 
     def as_dataset(self, split=None, *args, **kwargs):
         self._explain_absent_split(split, available=self.info.splits or {})

@@ -1,0 +1,109 @@
+"""What a prepared cache is keyed by: a prepared dataset is made again exactly when what a load
+reads changes (an annotation file's origin or content, a media file, an archive, a split's file
+becoming available)."""
+
+import os
+import re
+
+import datasets
+import pytest
+from conftest import consume
+
+import imemnet_c
+from imemnet_c_tools import sample
+
+MODES = pytest.mark.parametrize("streaming", [False, True], ids=["prepared", "streaming"])
+TRAIN_MATCHING_URL = imemnet_c.ANNOTATION_URLS["train_matching.txt"]
+
+
+def prepared_files(dataset_dict):
+    """Each Arrow file of a prepared load with its modification time: a new prepare changes them."""
+    return {f["filename"]: os.stat(f["filename"]).st_mtime_ns for ds in dataset_dict.values() for f in ds.cache_files}
+
+
+@pytest.fixture
+def network(monkeypatch):
+    """The published annotation files that can be downloaded ({URL: local copy}); none at first (offline)."""
+    served = {}
+    for manager in (datasets.DownloadManager, datasets.StreamingDownloadManager):
+
+        def download(self, url, original=manager.download):
+            return str(served[url]) if url in served else original(self, url)
+
+        monkeypatch.setattr(manager, "download", download)
+    return served
+
+
+@MODES
+def test_a_split_left_out_offline_comes_back_once_its_file_can_be_downloaded(
+    load, downloads, tmp_path, network, streaming
+):
+    published = tmp_path / "published_train_matching.txt"
+    os.replace(downloads / "train_matching.txt", published)  # not in data_dir, and offline
+    assert sorted(consume(load("paired", downloads, streaming=streaming))) == ["test", "validation"]
+
+    network[TRAIN_MATCHING_URL] = published  # back online
+    paired = load("paired", downloads, streaming=streaming)
+    _, _, pairs = sample.sample_annotations()
+    assert sorted(paired) == ["test", "train", "validation"]
+    assert sorted((p["clip_id"], p["image_id"]) for p in paired["train"]) == sorted(
+        (c, i) for c, i, _ in pairs["train"]
+    )
+    if not streaming:  # complete now: kept, not prepared again
+        assert prepared_files(load("paired", downloads)) == prepared_files(paired)
+
+
+@MODES
+def test_an_annotation_file_changed_in_place_gives_the_new_values(load, downloads, streaming):
+    path = downloads / "image_va.csv"
+    first = consume(load("image_annotations", downloads, streaming=streaming))["train"]
+    stat, rows = os.stat(path), path.read_bytes().split(b"\n")
+    arousal = rows[1].rstrip(b"\r").rsplit(b",", 1)[1]
+    changed = b"0." + b"1" * (len(arousal) - 2)  # the first row's arousal, in as many bytes
+    rows[1] = rows[1].replace(arousal, changed)
+    path.write_bytes(b"\n".join(rows))
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # same size, same modification time
+    assert os.path.getsize(path) == stat.st_size
+
+    again = consume(load("image_annotations", downloads, streaming=streaming))["train"]
+    assert again[0]["arousal"] == pytest.approx(float(changed)) != first[0]["arousal"]
+    assert again[1:] == first[1:]
+
+
+def test_a_new_pinned_commit_of_an_annotation_file_gets_a_prepared_cache_of_its_own(monkeypatch, tmp_path):
+    def cache_folder():
+        builder = imemnet_c.ImemnetC(config_name="paired_annotations", cache_dir=str(tmp_path))
+        return builder.cache_dir
+
+    before = cache_folder()
+    pinned = imemnet_c.ANNOTATION_URLS["val_matching.txt"]
+    newer = re.sub(r"/[0-9a-f]{40}/", f"/{'1' * 40}/", pinned)
+    assert newer != pinned
+    monkeypatch.setitem(imemnet_c.ANNOTATION_URLS, "val_matching.txt", newer)
+    assert cache_folder() != before
+
+
+def test_files_the_loader_never_reads_leave_the_prepared_cache_as_it_is(load, downloads):
+    first = {config: prepared_files(load(config, downloads)) for config in ("image", "image_annotations")}
+    never_read = {
+        ".DS_Store": b"\x00\x00\x00\x01Bud1",
+        ".git/objects/ab/cdef": b"a git object",
+        ".git/HEAD": b"ref: refs/heads/main\n",
+        ".git/lfs/objects/1001.JPG": b"a picture kept by git-lfs",
+        ".staging/IAPS.zip": b"a browser's partial download",
+        "staging/IAPS.zip.part": b"half a download",
+        "__MACOSX/._1001.JPG": b"AppleDouble",
+        "IAPS 1-20 Images/Thumbs.db": b"thumbnails",
+        "notes.txt": b"licence granted on ...",
+        "extra/3001-9.wav": sample.wav_bytes("x"),  # audio: what the image configs never read
+    }
+    for relative, data in never_read.items():
+        os.makedirs((downloads / relative).parent, exist_ok=True)
+        (downloads / relative).write_bytes(data)
+    for config, files in first.items():
+        assert prepared_files(load(config, downloads)) == files, config
+
+    picture = downloads / "IAPS 1-20 Images" / "1001.JPG"  # a file the image config reads
+    os.utime(picture, ns=(0, os.stat(picture).st_mtime_ns + 10**9))
+    assert prepared_files(load("image", downloads)).keys().isdisjoint(first["image"])
+    assert prepared_files(load("image_annotations", downloads)) == first["image_annotations"]
