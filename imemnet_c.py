@@ -14,6 +14,7 @@ import lzma
 import os
 import re
 import shutil
+import sys
 import tarfile
 import tempfile
 import uuid
@@ -266,6 +267,22 @@ def without_media(features):
     )
 
 
+@contextlib.contextmanager
+def _module_globals_kept(builder_class):
+    """Puts the globals of the builder's module back as they were. datasets patches `open`, `os`,
+    `glob` and more in a builder's module for streaming whenever a builder is made or unpickled, and
+    never undoes it; on datasets 4 and newer that module is the imported imemnet_c, whose plans,
+    checks and pairs would run on the patched functions for the rest of the process."""
+    module_globals = vars(sys.modules[builder_class.__module__])
+    kept = dict(module_globals)
+    try:
+        yield
+    finally:
+        for name in module_globals.keys() - kept.keys():  # `open`, and the flag saying it is patched
+            del module_globals[name]
+        module_globals.update(kept)
+
+
 class ImemnetC(datasets.ArrowBasedBuilder):
     """IMEMNet-C images, music clips with captions, and their pairs, with valence and arousal."""
 
@@ -303,6 +320,14 @@ class ImemnetC(datasets.ArrowBasedBuilder):
     ]
 
     _absent_splits = frozenset()  # the splits left out, once the plan is made
+
+    def __init__(self, *args, **kwargs):
+        with _module_globals_kept(type(self)):
+            super().__init__(*args, **kwargs)
+
+    def __setstate__(self, state):
+        with _module_globals_kept(type(self)):
+            super().__setstate__(state)
 
     @property
     def manual_download_instructions(self):
@@ -389,11 +414,13 @@ class ImemnetC(datasets.ArrowBasedBuilder):
         return super().as_dataset(split, *args, **kwargs)
 
     def as_streaming_dataset(self, split=None, *args, **kwargs):
-        try:
-            return super().as_streaming_dataset(split, *args, **kwargs)
-        except ValueError:
-            self._explain_absent_split(split, available=self.config.splits.keys() - self._absent_splits)
-            raise
+        with _module_globals_kept(type(self)):
+            datasets.streaming.extend_dataset_builder_for_streaming(self)  # the plan opens annotation URLs
+            try:
+                return super().as_streaming_dataset(split, *args, **kwargs)
+            except ValueError:
+                self._explain_absent_split(split, available=self.config.splits.keys() - self._absent_splits)
+                raise
 
     def _explain_absent_split(self, split, available):
         """Says why a split the config has is not there, when it is asked for."""
@@ -406,14 +433,21 @@ class ImemnetC(datasets.ArrowBasedBuilder):
                 f"in data_dir (at any depth) and load again. The splits there are: {', '.join(sorted(available))}."
             )
 
-    def _generate_tables(self, **inputs):
+    def _generate_tables(self, shards, **inputs):
         """The config's examples in small Arrow tables, each cast once: datasets 3.6 would otherwise
-        cast every streamed example on its own, at about 0.4 ms each (BENCHMARKS.md)."""
+        cast every streamed example on its own, at about 0.4 ms each (BENCHMARKS.md). A table holds
+        rows of one shard; where datasets has `Key` (5 and newer) it says which, and datasets records
+        each shard's length (an integer key makes it treat the builder as a legacy one)."""
         features = self.info.features
-        examples = getattr(self, f"_generate_{self.config.name}")(**inputs)
-        for batch in _batches(examples):
+        shard_of = {key: index for index, shard in enumerate(shards) for key in shard.keys()}
+        examples = getattr(self, f"_generate_{self.config.name}")(shards=shards, **inputs)
+        tables_of_shard = collections.Counter()
+        for batch in _batches(examples, shard_of=shard_of):
             rows = [features.encode_example(example) for _, example in batch]
-            yield batch[0][0], pyarrow.Table.from_pylist(rows, schema=features.arrow_schema)
+            shard = shard_of[batch[0][0]]
+            key = _Key(shard, tables_of_shard[shard]) if _Key else batch[0][0]
+            tables_of_shard[shard] += 1
+            yield key, pyarrow.Table.from_pylist(rows, schema=features.arrow_schema)
 
     def _generate_image(self, shards, media):
         for row, files in media.read(shards, skip_unreadable=self._skips_bad_media):
@@ -471,8 +505,9 @@ def load(config_name="image", data_dir=None, *, split=None, streaming=False, cac
     `datasets` version: releases before 4 run this file as a loading script; 4 and newer refuse
     scripts, so the builder class is run directly (same configs, options, errors and content).
 
-    `options` are config fields (`missing_media="skip"`, `rows_per_shard`); `split`, `streaming`
-    and `num_proc` (processes preparing the shards) as in `load_dataset`.
+    `options` are config fields (`missing_media="skip"`, `rows_per_shard`) and `load_dataset`'s
+    `download_mode`, `verification_mode` and `download_config`; `split`, `streaming` and `num_proc`
+    (processes preparing the shards) as in `load_dataset`.
     """
     if data_dir is not None:  # the cache is named after data_dir: make it the same from any working folder
         data_dir = os.path.abspath(os.path.expanduser(data_dir))
@@ -490,11 +525,15 @@ def load(config_name="image", data_dir=None, *, split=None, streaming=False, cac
         )
     with open(__file__, "rb") as script:  # like load_dataset: a changed script gets a new cache
         script_hash = hashlib.sha256(script.read()).hexdigest()
+    prepare_options = {name: options.pop(name) for name in _PREPARE_OPTIONS if name in options}
     builder = ImemnetC(config_name=config_name, data_dir=data_dir, cache_dir=cache_dir, hash=script_hash, **options)
-    if streaming:
+    if streaming:  # as load_dataset: the prepare options concern a prepare only
         return builder.as_streaming_dataset(split=split)
-    builder.download_and_prepare(num_proc=num_proc)
+    builder.download_and_prepare(num_proc=num_proc, **prepare_options)
     return builder.as_dataset(split=split)
+
+
+_PREPARE_OPTIONS = ("download_mode", "verification_mode", "download_config")  # load_dataset's, for the prepare
 
 
 def make_plan(config_name, data_dir=None, *, extract=False, cache_dir=None, unreadable_archives=None, **options):
@@ -552,12 +591,18 @@ def audio_backend_problem():
     return None
 
 
-def _batches(examples, rows=64, media_bytes=16 << 20):
-    """(key, example) pairs in runs of `rows`, or fewer when their media bytes reach `media_bytes`:
-    small, because an export embeds a table's media files in memory (datasets' writer takes 100
-    media examples at a time) and a streamed table holds its media bytes."""
+_Key = getattr(datasets.builder, "Key", None)  # datasets 5 and newer
+
+
+def _batches(examples, shard_of, rows=64, media_bytes=16 << 20):
+    """(key, example) pairs in runs of `rows` of one shard (`shard_of` the key's), or fewer when their
+    media bytes reach `media_bytes`: small, because an export embeds a table's media files in memory
+    (datasets' writer takes 100 media examples at a time) and a streamed table holds its media bytes."""
     batch, size = [], 0
     for key, example in examples:
+        if batch and shard_of[key] != shard_of[batch[0][0]]:
+            yield batch
+            batch, size = [], 0
         batch.append((key, example))
         size += sum(len(value["bytes"] or b"") for value in example.values() if isinstance(value, dict))
         if len(batch) == rows or size >= media_bytes:
@@ -854,6 +899,10 @@ class Plan(NamedTuple):
 
 class _Shard(NamedTuple):
     rows: tuple  # rows, or (row, {modality: location}) where media are needed
+
+    def keys(self):
+        """The keys of its rows' examples."""
+        return [row.key if isinstance(row, (Row, Pair)) else row[0].key for row in self.rows]
 
 
 def _chunks(rows, size):
@@ -1343,4 +1392,10 @@ def _digest(*parts):
 
 def progress(iterable, description, unit, total=None):
     """datasets' progress bar (its switches turn it off), shown only for what lasts over two seconds."""
-    return datasets.utils.logging.tqdm(iterable, desc=description, unit=unit, unit_scale=True, total=total, delay=2)
+    return _tqdm(iterable, desc=description, unit=unit, unit_scale=True, total=total, delay=2)
+
+
+try:  # its home; datasets.utils.logging re-exports it for compatibility only
+    from datasets.utils.tqdm import tqdm as _tqdm
+except ImportError:
+    from datasets.utils.logging import tqdm as _tqdm
