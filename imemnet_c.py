@@ -16,7 +16,6 @@ import re
 import shutil
 import sys
 import tarfile
-import tempfile
 import uuid
 import wave
 import zipfile
@@ -930,8 +929,8 @@ class Media:
       those files); otherwise they are read in place (streaming), in the order they lie in.
     """
 
-    def __init__(self, needed, cache_root, extracted):
-        self.needed, self.scratch_dir, self.extracted = needed, cache_root, extracted
+    def __init__(self, needed, extracted):
+        self.needed, self.extracted = needed, extracted
         self.locations = {modality: {} for modality in needed}
         self.duplicates, self.archives, self.listed, self.loose, self.searched = [], {}, {}, [], ""
 
@@ -941,7 +940,7 @@ class Media:
         then each archive, listed once (its listing kept, see `Archive`); with `extract`, the members
         used are extracted into the cache. An archive that cannot be read is an error, or with a
         dict as `unreadable_archives` recorded there ({path: why})."""
-        media = cls(needed, cache_root, extract)
+        media = cls(needed, extract)
         archive_paths = [path for path in found if path.lower().endswith(_ARCHIVE_EXTENSIONS)]
         media.loose = [path for path in found if not path.lower().endswith(_ARCHIVE_EXTENSIONS)]
         media.searched = f"{len(media.loose)} files" + (
@@ -1053,7 +1052,7 @@ class Media:
 
     def reader(self):
         """A `MemberReader` of the archives these media use: `with media.reader() as members: ...`."""
-        return MemberReader(self.archives, self.scratch_dir)
+        return MemberReader(self.archives)
 
 
 _UNREADABLE_ADVICE = ' Replace it with a good copy (download it again), or pass missing_media="skip" to leave it out.'
@@ -1171,11 +1170,11 @@ class Archive:
             self._listed(lambda name: name in names)
             return
         with contextlib.ExitStack() as stack:
-            open_member = self.opener(stack, scratch_dir=None)
+            open_member = self.opener(stack)
             for member in progress(sorted(missing, key=lambda m: m.offset), f"Extracting {self.path}", "files"):
                 self._write(member.member, open_member(member))
 
-    def opener(self, stack, scratch_dir):
+    def opener(self, stack):
         """A function opening a member, from its location, as a stream; the archive's handles close
         with `stack`. A zip member is inflated as it is read."""
         if self.is_zip:
@@ -1184,10 +1183,8 @@ class Archive:
         if self.compression == "gzip":
             stream = stack.enter_context(rapidgzip.open(self.path, parallelization=0))
             stream.import_index(self.seek_points)
-        elif self.compression:  # bzip2, xz: no seek points, so decompressed once into an anonymous file
-            stream = stack.enter_context(tempfile.TemporaryFile(dir=scratch_dir))
-            with _DECOMPRESSORS[self.compression](self.path) as tar:
-                shutil.copyfileobj(tar, stream, 1 << 20)
+        elif self.compression:  # bzip2, xz: no seek points, so read from the decompressed copy
+            stream = stack.enter_context(io.open(self.decompressed(), "rb"))  # noqa: UP020  (see Archives)
         else:
             stream = stack.enter_context(open(self.path, "rb"))
 
@@ -1196,6 +1193,15 @@ class Archive:
             return io.BytesIO(stream.read(location.size))
 
         return open_member
+
+    def decompressed(self):
+        """The decompressed tar of a tar.bz2 or tar.xz, made once beside its listing (written whole,
+        then renamed) and read by every reader, shard, worker and pass after."""
+        path = os.path.join(self.folder, "decompressed.tar")
+        if not os.path.exists(path):
+            with _DECOMPRESSORS[self.compression](self.path) as tar:
+                self._write(None, tar, target=path)
+        return path
 
     def _kept_listing(self):
         """The kept listing, or None when there is none or it is partial or unreadable."""
@@ -1287,9 +1293,10 @@ class Archive:
                 self.seek_points = os.path.join(self.folder, f"seek-points-{uuid.uuid4().hex}.bin")
                 stream.export_index(self.seek_points)
 
-    def _write(self, name, source):
-        """Writes a member under its name, whole or not at all (a partial file never has the name)."""
-        target = self.extracted(name)
+    def _write(self, name, source, target=None):
+        """Writes a member under its name (or as `target`), whole or not at all (a partial file never
+        has the name)."""
+        target = target or self.extracted(name)
         os.makedirs(target.rpartition("/")[0], exist_ok=True)
         partial = f"{target}.{uuid.uuid4().hex}.partial"
         try:
@@ -1327,8 +1334,8 @@ class MemberReader:
     aborts at interpreter exit if a reader is left open); the last member read from each archive is
     kept, so that consecutive pairs of one clip read it once."""
 
-    def __init__(self, archives, scratch_dir):
-        self._archives, self._scratch_dir = archives, scratch_dir
+    def __init__(self, archives):
+        self._archives = archives
         self._openers, self._last = {}, {}
         self._stack = contextlib.ExitStack()
 
@@ -1350,7 +1357,7 @@ class MemberReader:
     def open(self, location):
         if location.container not in self._openers:
             archive = self._archives[location.container]
-            self._openers[location.container] = archive.opener(self._stack, self._scratch_dir)
+            self._openers[location.container] = archive.opener(self._stack)
         return self._openers[location.container](location)
 
 

@@ -1,13 +1,16 @@
-"""What a prepared cache is keyed by: a prepared dataset is made again exactly when what a load
-reads changes (an annotation file's origin or content, a media file, an archive, a split's file
-becoming available)."""
+"""What a prepared cache is keyed by, and what the archive cache keeps: a prepared dataset is made
+again exactly when what a load reads changes (an annotation file's origin or content, a media file,
+an archive, a split's file becoming available), and a compressed tar without seek points is
+decompressed once."""
 
+import bz2
+import lzma
 import os
 import re
 
 import datasets
 import pytest
-from conftest import consume
+from conftest import SAMPLE_COUNTS, consume, content
 
 import imemnet_c
 from imemnet_c_tools import sample
@@ -107,3 +110,46 @@ def test_files_the_loader_never_reads_leave_the_prepared_cache_as_it_is(load, do
     os.utime(picture, ns=(0, os.stat(picture).st_mtime_ns + 10**9))
     assert prepared_files(load("image", downloads)).keys().isdisjoint(first["image"])
     assert prepared_files(load("image_annotations", downloads)) == first["image_annotations"]
+
+
+COMPRESSIONS = {"tar.bz2": ("bzip2", bz2.compress), "tar.xz": ("xz", lzma.compress)}
+
+
+@MODES
+@pytest.mark.parametrize("extension", COMPRESSIONS)
+def test_a_tar_bz2_or_xz_is_decompressed_once_for_every_shard_and_pass(
+    load, downloads, tmp_path, monkeypatch, extension, streaming
+):
+    compression, compress = COMPRESSIONS[extension]
+    tar = downloads / "IMEMNet_clips.tar"
+    expected = content(load("music", downloads)["train"])
+    (downloads / f"IMEMNet_clips.{extension}").write_bytes(compress(tar.read_bytes()))
+    tar_size = os.path.getsize(tar)
+    os.remove(tar)
+    decompressions, decompress = [], imemnet_c._DECOMPRESSORS[compression]
+
+    def counting_decompress(*args, **kwargs):
+        decompressions.append(args)
+        return decompress(*args, **kwargs)
+
+    monkeypatch.setitem(imemnet_c._DECOMPRESSORS, compression, counting_decompress)
+    cache = str(tmp_path / "cache")
+
+    def builder(config):  # of this module, which the spy watches
+        return imemnet_c.ImemnetC(config_name=config, data_dir=str(downloads), cache_dir=cache, rows_per_shard=2)
+
+    if streaming:
+        clips = builder("music").as_streaming_dataset(split="train")
+        assert clips.n_shards == 4
+        for _ in range(2):  # two epochs, each shard read on its own, as by DataLoader workers
+            assert content([c for i in range(clips.n_shards) for c in clips.shard(clips.n_shards, i)]) == expected
+        assert len(decompressions) == 2  # the listing, and the one decompressed copy all the readers share
+        kept = [os.path.join(d, f) for d, _, files in os.walk(cache) for f in files if f == "decompressed.tar"]
+        assert [os.path.getsize(path) for path in kept] == [tar_size]  # in the archive's cache folder
+    else:
+        music, paired = builder("music"), builder("paired")  # paired reads the clips music extracted
+        for prepared in (music, paired):
+            prepared.download_and_prepare()
+        assert content(music.as_dataset(split="train")) == expected
+        assert paired.as_dataset(split="train").num_rows == SAMPLE_COUNTS["paired"]["train"]
+        assert len(decompressions) == 1  # the listing, which also extracts what a prepare reads
