@@ -23,6 +23,7 @@ import zlib
 from typing import NamedTuple
 
 import datasets
+import filelock
 import numpy
 import PIL.Image
 import pyarrow
@@ -1196,11 +1197,14 @@ class Archive:
 
     def decompressed(self):
         """The decompressed tar of a tar.bz2 or tar.xz, made once beside its listing (written whole,
-        then renamed) and read by every reader, shard, worker and pass after."""
+        then renamed) and read by every reader, shard, worker and pass after; readers that start
+        together (DataLoader workers) wait for the one making it."""
         path = os.path.join(self.folder, "decompressed.tar")
         if not os.path.exists(path):
-            with _DECOMPRESSORS[self.compression](self.path) as tar:
-                self._write(None, tar, target=path)
+            with filelock.FileLock(f"{path}.lock"):
+                if not os.path.exists(path):
+                    with _DECOMPRESSORS[self.compression](self.path) as tar:
+                        self._write(None, tar, target=path)
         return path
 
     def _kept_listing(self):
