@@ -62,8 +62,8 @@ _LICENSE = (
     "(IAPS, NAPS and EMOTIC on request for non-commercial research; DEAM under Creative Commons)."
 )
 
-# Pinned to the commits whose files were verified (docs/reliability.md); a new commit gets a new
-# prepared cache. music_va.csv and train_matching.txt stay on the branch: no commit of them was found.
+# Pinned to commits (a newer one gets a prepared cache of its own); music_va.csv and
+# train_matching.txt stay on their branch until a commit of them is verified.
 ANNOTATION_URLS = {
     "image_va.csv": "https://raw.githubusercontent.com/schoi828/IMEMNet-C/450647d45c175d94cbc83cfedd33234855b690a6/image_va.csv",
     "music_va.csv": "https://raw.githubusercontent.com/schoi828/IMEMNet-C/main/music_va.csv",
