@@ -16,8 +16,8 @@ import lzma
 import os
 import re
 import shutil
+import sys
 import tarfile
-import tempfile
 import uuid
 import wave
 import zipfile
@@ -25,6 +25,7 @@ import zlib
 from typing import NamedTuple
 
 import datasets
+import filelock
 import numpy
 import PIL.Image
 import pyarrow
@@ -63,12 +64,14 @@ _LICENSE = (
     "(IAPS, NAPS and EMOTIC on request for non-commercial research; DEAM under Creative Commons)."
 )
 
+# Pinned to commits (a newer one gets a prepared cache of its own); music_va.csv and
+# train_matching.txt stay on their branch until a commit of them is verified.
 ANNOTATION_URLS = {
-    "image_va.csv": "https://raw.githubusercontent.com/schoi828/IMEMNet-C/main/image_va.csv",
+    "image_va.csv": "https://raw.githubusercontent.com/schoi828/IMEMNet-C/450647d45c175d94cbc83cfedd33234855b690a6/image_va.csv",
     "music_va.csv": "https://raw.githubusercontent.com/schoi828/IMEMNet-C/main/music_va.csv",
     "train_matching.txt": "https://raw.githubusercontent.com/linkAmy/IMEMNet/master/train_matching.txt",
-    "val_matching.txt": "https://raw.githubusercontent.com/linkAmy/IMEMNet/master/val_matching.txt",
-    "test_matching.txt": "https://raw.githubusercontent.com/linkAmy/IMEMNet/master/test_matching.txt",
+    "val_matching.txt": "https://raw.githubusercontent.com/linkAmy/IMEMNet/17580fa810d3fac1bb87d3a245ca3548d2d0fb77/val_matching.txt",
+    "test_matching.txt": "https://raw.githubusercontent.com/linkAmy/IMEMNet/17580fa810d3fac1bb87d3a245ca3548d2d0fb77/test_matching.txt",
 }
 
 _MANUAL_DOWNLOAD_INSTRUCTIONS = """\
@@ -166,10 +169,14 @@ class ImemnetCConfig(datasets.BuilderConfig):
     rows_per_shard: int = 2000
 
     def create_config_id(self, config_kwargs, custom_features=None):
-        """datasets' id, and with a data_dir a digest of its files (paths, sizes, modification times):
-        a changed download gets a prepared cache of its own instead of the one made before."""
+        """datasets' id and a digest of what a load reads (`_inputs_digest`): changed inputs get a
+        prepared cache of their own instead of the one made before."""
         config_id = super().create_config_id(config_kwargs, custom_features)
-        return f"{config_id}-{_folder_digest(self.data_dir)}" if self.data_dir else config_id
+        return f"{config_id}-{_inputs_digest(self)}"
+
+    @property
+    def annotation_files(self):
+        return sorted({name for inputs in self.splits.values() for name in inputs.values()})
 
     def own_input(self, split):
         """(argument, annotation file) whose rows make the split's examples: the first of its inputs;
@@ -224,13 +231,35 @@ _PAIRED_SPLITS = {
 }
 
 
-def _folder_digest(folder):
-    """A digest of the files a load reads from `folder` (`data_dir_files`): path, size, modification time."""
-    folder, files = os.path.abspath(os.path.expanduser(folder)), []
-    for path in data_dir_files(folder).paths:
+def _inputs_digest(config):
+    """A digest of what a load of `config` reads, made before its plan: each annotation file's origin
+    and content (data_dir's copy: its path and a digest of its bytes; else the URL it is downloaded
+    from, pinned to a commit) and, for the media configs, every media file and archive in data_dir
+    (path, size, modification time: media are too large to read here), found as the load finds them
+    (`data_dir_files`: linked folders followed). The files a load never reads (dotfiles, `.git`,
+    names that are no media, archive or annotation file) are left out."""
+    found = []
+    if config.data_dir:
+        folder = os.path.abspath(os.path.expanduser(config.data_dir))
+        found = data_dir_files(folder).paths
+    local, inputs = _AnnotationFiles(found, dl_manager=None)._local, []
+    for name in config.annotation_files:
+        if name in local:
+            with open(local[name], "rb") as f:
+                content = hashlib.sha256(f.read()).hexdigest()
+            inputs.append((name, os.path.relpath(local[name], folder), content))
+        else:
+            inputs.append((name, ANNOTATION_URLS[name]))
+    media = [
+        path
+        for path in found
+        if config.needs_media
+        and (path.lower().endswith(_ARCHIVE_EXTENSIONS) or any(media_file_id(path, m) for m in config.modalities))
+    ]
+    for path in media:
         stat = os.stat(path)
-        files.append((os.path.relpath(path, folder), stat.st_size, stat.st_mtime_ns))
-    return _digest(*sorted(files))
+        inputs.append((os.path.relpath(path, folder), stat.st_size, stat.st_mtime_ns))
+    return _digest(*inputs)
 
 
 def without_media(features):
@@ -238,6 +267,22 @@ def without_media(features):
     return datasets.Features(
         {name: f for name, f in features.items() if not isinstance(f, (datasets.Image, datasets.Audio))}
     )
+
+
+@contextlib.contextmanager
+def _module_globals_kept(builder_class):
+    """Puts the globals of the builder's module back as they were. datasets patches `open`, `os`,
+    `glob` and more in a builder's module for streaming whenever a builder is made or unpickled, and
+    never undoes it; on datasets 4 and newer that module is the imported imemnet_c, whose plans,
+    checks and pairs would run on the patched functions for the rest of the process."""
+    module_globals = vars(sys.modules[builder_class.__module__])
+    kept = dict(module_globals)
+    try:
+        yield
+    finally:
+        for name in module_globals.keys() - kept.keys():  # `open`, and the flag saying it is patched
+            del module_globals[name]
+        module_globals.update(kept)
 
 
 class ImemnetC(datasets.ArrowBasedBuilder):
@@ -278,6 +323,14 @@ class ImemnetC(datasets.ArrowBasedBuilder):
 
     _absent_splits = frozenset()  # the splits left out, once the plan is made
 
+    def __init__(self, *args, **kwargs):
+        with _module_globals_kept(type(self)):
+            super().__init__(*args, **kwargs)
+
+    def __setstate__(self, state):
+        with _module_globals_kept(type(self)):
+            super().__setstate__(state)
+
     @property
     def manual_download_instructions(self):
         return _MANUAL_DOWNLOAD_INSTRUCTIONS if self.config.needs_media else None
@@ -311,15 +364,6 @@ class ImemnetC(datasets.ArrowBasedBuilder):
                 gen_kwargs.update(shards=_chunks(tables[argument].rows, self.config.rows_per_shard))
             split_generators.append(datasets.SplitGenerator(name=split, gen_kwargs=gen_kwargs))
         return split_generators
-
-    def download_and_prepare(self, *args, **kwargs):
-        """As datasets' own; but a prepared dataset whose extracted media are gone (the archive
-        cache deleted to free space) is prepared again, not served pointing at files that are not."""
-        with contextlib.suppress(FileNotFoundError):
-            with io.open(os.path.join(self.cache_dir, _EXTRACTIONS), encoding="utf-8") as f:  # noqa: UP020
-                if not all(os.path.isdir(folder) for folder in json.load(f)):
-                    shutil.rmtree(self.cache_dir, ignore_errors=True)
-        return super().download_and_prepare(*args, **kwargs)
 
     def _record_extractions(self, archives):
         """A prepared dataset stores its media by path, into the archives' extractions: records which,
@@ -377,16 +421,37 @@ class ImemnetC(datasets.ArrowBasedBuilder):
         self._absent_splits = set(absent)
         return Plan(self.config, tables, absent, annotations.origins, media, self._cache_dir_root)
 
+    def download_and_prepare(self, *args, **kwargs):
+        """datasets' prepare, but a prepared dataset is not reused when its extracted media are gone
+        (the archive cache deleted to free space: it would point at files that are not), nor when it
+        left a split out (its annotation file could not be had: offline, say), so that the split is
+        back as soon as its file can be had (downloads and extractions reused)."""
+        with contextlib.suppress(FileNotFoundError):
+            with io.open(os.path.join(self.cache_dir, _EXTRACTIONS), encoding="utf-8") as f:  # noqa: UP020
+                if not all(os.path.isdir(folder) for folder in json.load(f)):
+                    shutil.rmtree(self.cache_dir, ignore_errors=True)
+        kept, mode = self.info.splits, kwargs.get("download_mode") or datasets.DownloadMode.REUSE_DATASET_IF_EXISTS
+        if (
+            kept
+            and datasets.DownloadMode(mode) == datasets.DownloadMode.REUSE_DATASET_IF_EXISTS
+            and self.config.splits.keys() - kept.keys()
+        ):
+            kwargs["download_mode"] = datasets.DownloadMode.REUSE_CACHE_IF_EXISTS
+            self.info.splits = None  # the kept splits, which would be checked against the new ones
+        return super().download_and_prepare(*args, **kwargs)
+
     def as_dataset(self, split=None, *args, **kwargs):
         self._explain_absent_split(split, available=self.info.splits or {})
         return super().as_dataset(split, *args, **kwargs)
 
     def as_streaming_dataset(self, split=None, *args, **kwargs):
-        try:
-            return super().as_streaming_dataset(split, *args, **kwargs)
-        except ValueError:
-            self._explain_absent_split(split, available=self.config.splits.keys() - self._absent_splits)
-            raise
+        with _module_globals_kept(type(self)):
+            datasets.streaming.extend_dataset_builder_for_streaming(self)  # the plan opens annotation URLs
+            try:
+                return super().as_streaming_dataset(split, *args, **kwargs)
+            except ValueError:
+                self._explain_absent_split(split, available=self.config.splits.keys() - self._absent_splits)
+                raise
 
     def _explain_absent_split(self, split, available):
         """Says why a split the config has is not there, when it is asked for."""
@@ -399,14 +464,21 @@ class ImemnetC(datasets.ArrowBasedBuilder):
                 f"in data_dir (at any depth) and load again. The splits there are: {', '.join(sorted(available))}."
             )
 
-    def _generate_tables(self, **inputs):
+    def _generate_tables(self, shards, **inputs):
         """The config's examples in small Arrow tables, each cast once: datasets 3.6 would otherwise
         cast every streamed example on its own, at about 0.4 ms each (BENCHMARKS.md). The examples are
-        in storage form already (media as {"path", "bytes"}), so they go to Arrow without encoding."""
+        in storage form already (media as {"path", "bytes"}), so they go to Arrow without encoding. A
+        table holds rows of one shard; where datasets has `Key` (5 and newer) it says which, and
+        datasets records each shard's length (an integer key makes it treat the builder as a legacy one)."""
         schema = self.info.features.arrow_schema
-        examples = getattr(self, f"_generate_{self.config.name}")(**inputs)
-        for batch in _batches(examples):
-            yield batch[0][0], pyarrow.Table.from_pylist([example for _, example in batch], schema=schema)
+        shard_of = {key: index for index, shard in enumerate(shards) for key in shard.keys()}
+        examples = getattr(self, f"_generate_{self.config.name}")(shards=shards, **inputs)
+        tables_of_shard = collections.Counter()
+        for batch in _batches(examples, shard_of=shard_of):
+            shard = shard_of[batch[0][0]]
+            key = _Key(shard, tables_of_shard[shard]) if _Key else batch[0][0]
+            tables_of_shard[shard] += 1
+            yield key, pyarrow.Table.from_pylist([example for _, example in batch], schema=schema)
 
     def _generate_image(self, shards, media):
         for row, files in media.read(shards, skip_unreadable=self._skips_bad_media):
@@ -462,8 +534,9 @@ def load(config_name="image", data_dir=None, *, split=None, streaming=False, cac
     `datasets` version: releases before 4 run this file as a loading script; 4 and newer refuse
     scripts, so the builder class is run directly (same configs, options, errors and content).
 
-    `options` are config fields (`missing_media="skip"`, `rows_per_shard`); `split`, `streaming`
-    and `num_proc` (processes preparing the shards) as in `load_dataset`.
+    `options` are config fields (`missing_media="skip"`, `rows_per_shard`) and `load_dataset`'s
+    `download_mode`, `verification_mode` and `download_config`; `split`, `streaming` and `num_proc`
+    (processes preparing the shards) as in `load_dataset`.
     """
     if data_dir is not None:  # the cache is named after data_dir: make it the same from any working folder
         data_dir = os.path.abspath(os.path.expanduser(data_dir))
@@ -481,11 +554,15 @@ def load(config_name="image", data_dir=None, *, split=None, streaming=False, cac
         )
     with open(__file__, "rb") as script:  # like load_dataset: a changed script gets a new cache
         script_hash = hashlib.sha256(script.read()).hexdigest()
+    prepare_options = {name: options.pop(name) for name in _PREPARE_OPTIONS if name in options}
     builder = ImemnetC(config_name=config_name, data_dir=data_dir, cache_dir=cache_dir, hash=script_hash, **options)
-    if streaming:
+    if streaming:  # as load_dataset: the prepare options concern a prepare only
         return builder.as_streaming_dataset(split=split)
-    builder.download_and_prepare(num_proc=num_proc)
+    builder.download_and_prepare(num_proc=num_proc, **prepare_options)
     return builder.as_dataset(split=split)
+
+
+_PREPARE_OPTIONS = ("download_mode", "verification_mode", "download_config")  # load_dataset's, for the prepare
 
 
 def make_plan(config_name, data_dir=None, *, extract=False, cache_dir=None, unreadable_archives=None, **options):
@@ -543,12 +620,18 @@ def audio_backend_problem():
     return None
 
 
-def _batches(examples, rows=64, media_bytes=16 << 20):
-    """(key, example) pairs in runs of `rows`, or fewer when their media bytes reach `media_bytes`:
-    small, because an export embeds a table's media files in memory (datasets' writer takes 100
-    media examples at a time) and a streamed table holds its media bytes."""
+_Key = getattr(datasets.builder, "Key", None)  # datasets 5 and newer
+
+
+def _batches(examples, shard_of, rows=64, media_bytes=16 << 20):
+    """(key, example) pairs in runs of `rows` of one shard (`shard_of` the key's), or fewer when their
+    media bytes reach `media_bytes`: small, because an export embeds a table's media files in memory
+    (datasets' writer takes 100 media examples at a time) and a streamed table holds its media bytes."""
     batch, size = [], 0
     for key, example in examples:
+        if batch and shard_of[key] != shard_of[batch[0][0]]:
+            yield batch
+            batch, size = [], 0
         batch.append((key, example))
         size += sum(len(value["bytes"] or b"") for value in example.values() if isinstance(value, dict))
         if len(batch) == rows or size >= media_bytes:
@@ -880,6 +963,10 @@ class Plan(NamedTuple):
 class _Shard(NamedTuple):
     rows: tuple  # rows, or (row, {modality: location}) where media are needed
 
+    def keys(self):
+        """The keys of its rows' examples."""
+        return [row.key if isinstance(row, (Row, Pair)) else row[0].key for row in self.rows]
+
 
 def _chunks(rows, size):
     return [_Shard(tuple(rows[start : start + size])) for start in range(0, len(rows), size)] or [_Shard(())]
@@ -954,7 +1041,7 @@ class Media:
     """
 
     def __init__(self, needed, cache_root, extracted):
-        self.needed, self.scratch_dir, self.extracted = needed, cache_root, extracted
+        self.needed, self.cache_root, self.extracted = needed, cache_root, extracted
         self.locations = {modality: {} for modality in needed}
         self.duplicates, self.archives, self.listed, self.loose, self.searched = [], {}, {}, [], ""
         self._checked = {}  # the problem of each file read, by location: for every shard this process reads
@@ -1075,7 +1162,7 @@ class Media:
                 if location.member is None:
                     folder, _, name = location.container.rpartition("/")
                     stat = os.stat(location.container)
-                    return kept(f"{self.scratch_dir}/{ARCHIVE_CACHE}/folders/{_digest(folder)}.json").verdict(
+                    return kept(f"{self.cache_root}/{ARCHIVE_CACHE}/folders/{_digest(folder)}.json").verdict(
                         name, [stat.st_size, stat.st_mtime_ns], lambda: _problem_of_file(location, modality)
                     )
                 archive = self.listed[location.container]
@@ -1102,7 +1189,7 @@ class Media:
 
     def reader(self):
         """A `MemberReader` of the archives these media use: `with media.reader() as members: ...`."""
-        return MemberReader(self.archives, self.scratch_dir)
+        return MemberReader(self.archives)
 
 
 def _problem_of_file(location, modality):
@@ -1301,11 +1388,11 @@ class Archive:
             self._listed(lambda name: name in names)
             return
         with contextlib.ExitStack() as stack:
-            open_member = self.opener(stack, scratch_dir=None)
+            open_member = self.opener(stack)
             for member in progress(sorted(missing, key=lambda m: m.offset), f"Extracting {self.path}", "files"):
                 self._write(member.member, open_member(member))
 
-    def opener(self, stack, scratch_dir):
+    def opener(self, stack):
         """A function opening a member, from its location, as a stream; the archive's handles close
         with `stack`. A zip member is inflated as it is read."""
         if self.is_zip:
@@ -1314,10 +1401,8 @@ class Archive:
         if self.compression == "gzip":
             stream = stack.enter_context(rapidgzip.open(self.path, parallelization=0))
             stream.import_index(self.seek_points)
-        elif self.compression:  # bzip2, xz: no seek points, so decompressed once into an anonymous file
-            stream = stack.enter_context(tempfile.TemporaryFile(dir=scratch_dir))
-            with _DECOMPRESSORS[self.compression](self.path) as tar:
-                shutil.copyfileobj(tar, stream, 1 << 20)
+        elif self.compression:  # bzip2, xz: no seek points, so read from the decompressed copy
+            stream = stack.enter_context(io.open(self.decompressed(), "rb"))  # noqa: UP020  (see Archives)
         else:
             stream = stack.enter_context(open(self.path, "rb"))
 
@@ -1326,6 +1411,18 @@ class Archive:
             return io.BytesIO(stream.read(location.size))
 
         return open_member
+
+    def decompressed(self):
+        """The decompressed tar of a tar.bz2 or tar.xz, made once beside its listing (written whole,
+        then renamed) and read by every reader, shard, worker and pass after; readers that start
+        together (DataLoader workers) wait for the one making it."""
+        path = os.path.join(self.folder, "decompressed.tar")
+        if not os.path.exists(path):
+            with filelock.FileLock(f"{path}.lock"):
+                if not os.path.exists(path):
+                    with _DECOMPRESSORS[self.compression](self.path) as tar:
+                        self._write(None, tar, target=path)
+        return path
 
     def _kept_listing(self):
         """The kept listing, or None when there is none, or it is partial or unreadable, or it is not
@@ -1455,9 +1552,10 @@ class Archive:
                     os.replace(f"{seek_points}.partial", seek_points)
                 self.seek_points = seek_points
 
-    def _write(self, name, source):
-        """Writes a member under its name, whole or not at all (a partial file never has the name)."""
-        target = self._extraction_target(name)
+    def _write(self, name, source, target=None):
+        """Writes a member under its name (or as `target`), whole or not at all (a partial file never
+        has the name)."""
+        target = target or self._extraction_target(name)
         partial = f"{target}.{uuid.uuid4().hex}.partial"
         try:
             with self._writing(f"the member {name}"):
@@ -1508,8 +1606,8 @@ class MemberReader:
     consecutive pairs of one clip read it once. Each archive is opened once per process and stays
     open (see `_opener`); the `with` block is kept for the readers that used to close them."""
 
-    def __init__(self, archives, scratch_dir):
-        self._archives, self._scratch_dir = archives, scratch_dir
+    def __init__(self, archives):
+        self._archives = archives
         self._last = {}
 
     def __enter__(self):
@@ -1528,14 +1626,14 @@ class MemberReader:
         return data
 
     def open(self, location):
-        return _opener(self._archives[location.container], self._scratch_dir)(location)
+        return _opener(self._archives[location.container])(location)
 
 
 _OPENERS = {}  # {(process id, an archive's cache folder): its member opener}
 _OPEN_ARCHIVES = {}  # {process id: the ExitStack closing that process's open archives at exit}
 
 
-def _opener(archive, scratch_dir):
+def _opener(archive):
     """The archive's member opener, made once per process: a streamed split reads its shards one
     after the other, and opening per shard parsed a zip's directory (0.1 s for EMOTIC's 23K
     pictures) or imported a tar.gz's seek points each time. Keyed by process, as workers forked
@@ -1545,7 +1643,7 @@ def _opener(archive, scratch_dir):
         if os.getpid() not in _OPEN_ARCHIVES:
             _OPEN_ARCHIVES[os.getpid()] = contextlib.ExitStack()
             atexit.register(_close_archives, os.getpid())
-        _OPENERS[key] = archive.opener(_OPEN_ARCHIVES[os.getpid()], scratch_dir)
+        _OPENERS[key] = archive.opener(_OPEN_ARCHIVES[os.getpid()])
     return _OPENERS[key]
 
 
@@ -1636,4 +1734,10 @@ def _digest(*parts):
 
 def progress(iterable, description, unit, total=None):
     """datasets' progress bar (its switches turn it off), shown only for what lasts over two seconds."""
-    return datasets.utils.logging.tqdm(iterable, desc=description, unit=unit, unit_scale=True, total=total, delay=2)
+    return _tqdm(iterable, desc=description, unit=unit, unit_scale=True, total=total, delay=2)
+
+
+try:  # its home; datasets.utils.logging re-exports it for compatibility only
+    from datasets.utils.tqdm import tqdm as _tqdm
+except ImportError:
+    from datasets.utils.logging import tqdm as _tqdm

@@ -212,7 +212,7 @@ def test_members_read_at_random_from_a_tar_gz_are_byte_identical_to_tarfiles(tmp
     with tarfile.open(path) as tar:
         expected = {info.name: tar.extractfile(info).read() for info in tar}
     with contextlib.ExitStack() as stack:
-        open_member = archive.opener(stack, scratch_dir=None)
+        open_member = archive.opener(stack)
         for location in reversed(listed):  # backwards: every read is a seek
             assert open_member(location).read() == expected[location.member]
     kept = imemnet_c.Archive(str(path), str(tmp_path / "cache"))
@@ -225,8 +225,8 @@ def test_streamed_pairs_come_grouped_by_clip_in_the_archives_order_each_clip_rea
     clips_as_tar_gz(downloads)
     reads, opener = collections.Counter(), imemnet_c.Archive.opener
 
-    def counting_opener(archive, stack, scratch_dir):
-        open_member = opener(archive, stack, scratch_dir)
+    def counting_opener(archive, stack):
+        open_member = opener(archive, stack)
         return lambda location: reads.update([location.member]) or open_member(location)
 
     monkeypatch.setattr(imemnet_c.Archive, "opener", counting_opener)

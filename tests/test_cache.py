@@ -78,7 +78,7 @@ def test_streaming_paired_over_a_tar_gz_lists_each_archive_once_and_makes_no_dec
     clips = {f"{c}.wav": sample.wav_bytes(c, seconds=4.0) for c in CLIPS}
     sample.write_tar(str(data_dir / "clips.tar.gz"), clips, compress=True)
     listed, opened = archive_calls(monkeypatch, "_listed"), archive_calls(monkeypatch, "opener")
-    monkeypatch.setattr(imemnet_c.tempfile, "TemporaryFile", None)  # any temporary copy would fail
+    monkeypatch.setattr(imemnet_c.Archive, "decompressed", None)  # any decompressed copy would fail
     cache = tmp_path / "cache"
 
     def stream():
