@@ -7,7 +7,7 @@ OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
 PIP_INSTALL := -m pip install --quiet --disable-pip-version-check
 FFMPEG_LIBS := libavcodec59 libavformat59 libavutil57 libavdevice59 libavfilter8 libswscale6 libswresample4
 
-.PHONY: demo test test-36 test-5 smoke-oldest lint ffmpeg sample plot bench bench-realistic clean
+.PHONY: demo test test-36 test-5 smoke-oldest lint ffmpeg sample plot bench bench-realistic bench-full clean
 
 .venv/.installed: requirements.txt requirements-test.txt requirements-plot.txt
 	$(PYTHON) -m venv .venv
@@ -74,6 +74,11 @@ bench: .venv/.installed
 bench-realistic: .venv/.installed .venv-5/.installed ffmpeg
 	$(OFFLINE) .venv/bin/python -m benchmarks.bench --realistic $(ARGS)
 	$(OFFLINE) .venv-5/bin/python -m benchmarks.bench --realistic $(ARGS)
+
+# Every command at 1K, 4K and IMEMNet-C's full count (tiny media), in each environment in turn.
+bench-full: .venv/.installed .venv-5/.installed ffmpeg
+	$(OFFLINE) .venv/bin/python -m benchmarks.bench --full-count --work /tmp/imemnet-c-full $(ARGS)
+	$(OFFLINE) .venv-5/bin/python -m benchmarks.bench --full-count --work /tmp/imemnet-c-full $(ARGS)
 
 clean:
 	rm -rf .venv .venv-5 .venv-2 .hf-demo .hf-smoke .pytest_cache

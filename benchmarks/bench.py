@@ -5,6 +5,7 @@ and writes the medians into BENCHMARKS.md. From the repository's root (`make ben
     python -m benchmarks.bench [--sizes 1000 4000 16000] [--runs 3] [--work /tmp/imemnet-c-bench]
     python -m benchmarks.bench --realistic [--clips 800] [--pictures 1000]   (benchmarks/realbench.py)
     python -m benchmarks.bench --pairs [--pairs-parts cache fullcount]   (benchmarks/pairbench.py, fullcount.py)
+    python -m benchmarks.bench --full-count [--counts 1000 4000 0]   (benchmarks/fullbench.py; 0: the full count)
 
 Each measurement runs in a fresh process (peak RSS is that process's and its children's), with a
 fresh cache, side by side on the same files: the raw-read floor (zipfile/tarfile, plain reads),
@@ -29,7 +30,7 @@ import uuid
 import wave
 import zipfile
 
-from benchmarks import pairbench, realbench
+from benchmarks import fullbench, pairbench, realbench
 from benchmarks.ids import clip_ids, picture_ids
 from benchmarks.realbench import table
 from imemnet_c_tools.command import HelpFormatter
@@ -501,7 +502,21 @@ def arguments(parser):
         "--pairs-parts", nargs="*", choices=["cache", "fullcount"], default=["cache", "fullcount"], help="with --pairs"
     )
     parser.add_argument(
-        "--reference", default="../shared/reference", help="with --pairs: the real annotation files, read in place"
+        "--full-count",
+        action="store_true",
+        help="instead: every command at 1K, 4K and the full count, tiny media (benchmarks/fullbench.py)",
+    )
+    parser.add_argument(
+        "--counts",
+        type=int,
+        nargs="*",
+        default=[1000, 4000, 0],
+        help="with --full-count: items per modality, 0 the full count; none rewrites the section from kept results",
+    )
+    parser.add_argument(
+        "--reference",
+        default="../shared/reference",
+        help="with --pairs or --full-count: the real annotation files, read in place",
     )
     parser.add_argument("--realistic-measure", help=argparse.SUPPRESS)
     parser.add_argument("--measure", help=argparse.SUPPRESS)
@@ -523,6 +538,8 @@ def main(argv=None):
     args.command_line = " ".join([parser.prog, *argv])  # the report says how it was written
     if args.pairs:
         return pairbench.main(args)
+    if args.full_count:
+        return fullbench.main(args)
     if args.realistic:
         return realbench.main(args)
     os.makedirs(args.work, exist_ok=True)

@@ -50,6 +50,7 @@ def write(root, reference=REFERENCE, seed=0):
     if os.path.exists(stamp):
         return
     os.makedirs(root, exist_ok=True)
+    reference = os.path.abspath(reference)  # the links below are made to it
     rng = random.Random(seed)
     with open(os.path.join(reference, "image_va.csv"), encoding="utf-8") as f:
         image_ids = list(dict.fromkeys(row["img"] for row in csv.DictReader(f)))
@@ -89,6 +90,13 @@ def write(root, reference=REFERENCE, seed=0):
         for _ in range(TRAIN_PAIRS):
             f.write(f"{rng.choice(train_clips)} {rng.choice(train_images)} {round(rng.uniform(0.01, 1), 6)}\n")
 
+    write_media(root, image_ids, clips)
+    open(stamp, "w").close()
+
+
+def write_media(root, image_ids, clip_ids):
+    """Tiny media for the ids in the real layouts: 8x8 JPEGs (IAPS as a loose folder, NAPS in a zip,
+    EMOTIC in a zip by subset) and 0.01 s WAV clips in one tar.gz."""
     buffer = io.BytesIO()
     Image.fromarray(numpy.full((8, 8, 3), 128, numpy.uint8)).save(buffer, "JPEG")
     jpeg = buffer.getvalue()
@@ -114,11 +122,10 @@ def write(root, reference=REFERENCE, seed=0):
         w.writeframes(numpy.zeros((441, 2), "<i2").tobytes())
     wav = buffer.getvalue()
     with tarfile.open(os.path.join(root, "IMEMNet_clips.tar.gz"), "w:gz") as tar:
-        for clip in clips:
+        for clip in clip_ids:
             info = tarfile.TarInfo(f"IMEMNet/clips/{clip}.wav")
             info.size = len(wav)
             tar.addfile(info, io.BytesIO(wav))
-    open(stamp, "w").close()
 
 
 # What runs in the measured process
