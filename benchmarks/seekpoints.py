@@ -40,13 +40,13 @@ def export(archive, chunk_mib, index):
     return members, time.time() - start
 
 
-def measure(archive, chunk_mib, index, members, reads, seed=0):
+def measure(archive, chunk_mib, index, members, reads, parallelization, seed=0):
     """In this process: import the seek points, then read `reads` members at random."""
     import rapidgzip
 
     before = rss_mb()
     start = time.time()
-    stream = rapidgzip.RapidgzipFile(archive, parallelization=0, chunk_size=chunk_mib << 20)
+    stream = rapidgzip.RapidgzipFile(archive, parallelization=parallelization, chunk_size=chunk_mib << 20)
     stream.import_index(index)
     imported, after_import = time.time() - start, rss_mb()
     timings = []
@@ -72,11 +72,18 @@ def main(argv=None):
     parser.add_argument("archive")
     parser.add_argument("--chunk-mib", type=int, nargs="+", default=[4, 8, 16, 32])
     parser.add_argument("--reads", type=int, default=40)
+    parser.add_argument(
+        "--parallelization", type=int, nargs="+", default=[0], help="the reader's threads; 0: all cores"
+    )
     parser.add_argument("--measure", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.measure:
         spec = json.loads(args.measure)
-        print(json.dumps(measure(args.archive, spec["chunk_mib"], spec["index"], spec["members"], args.reads)))
+        print(
+            json.dumps(
+                measure(args.archive, spec["chunk_mib"], spec["index"], spec["members"], args.reads, spec["threads"])
+            )
+        )
         return
     size_gb = os.path.getsize(args.archive) / 1e9
     rows = []
@@ -84,36 +91,34 @@ def main(argv=None):
         for chunk_mib in args.chunk_mib:
             index = os.path.join(work, f"seek-points-{chunk_mib}.bin")
             members, listed = export(args.archive, chunk_mib, index)
-            spec = json.dumps({"chunk_mib": chunk_mib, "index": index, "members": members})
-            out = subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "benchmarks.seekpoints",
-                    args.archive,
-                    "--reads",
-                    str(args.reads),
-                    "--measure",
-                    spec,
-                ],
-                check=True,
-                capture_output=True,
-                text=True,
-                timeout=3600,
-            ).stdout
-            result = json.loads(out)
-            index_mb = os.path.getsize(index) / 1e6
-            rows.append({"chunk_mib": chunk_mib, "list_s": listed, "index_mb": index_mb, **result})
+            for threads in args.parallelization:
+                spec = json.dumps({"chunk_mib": chunk_mib, "index": index, "members": members, "threads": threads})
+                command = [sys.executable, "-m", "benchmarks.seekpoints", args.archive, "--reads", str(args.reads)]
+                out = subprocess.run(
+                    [*command, "--measure", spec], check=True, capture_output=True, text=True, timeout=3600
+                ).stdout
+                index_mb = os.path.getsize(index) / 1e6
+                rows.append(
+                    {
+                        "chunk_mib": chunk_mib,
+                        "threads": threads,
+                        "list_s": listed,
+                        "index_mb": index_mb,
+                        **json.loads(out),
+                    }
+                )
     print(f"archive: {args.archive}, {size_gb:.2f} GB; full size {FULL_SIZE_GB} GB (x{FULL_SIZE_GB / size_gb:.1f})")
     print(
-        "| spacing | seek points (MB) | at 45 GB (MB) | import (s) | at 45 GB (s) | reader memory after import (MB) | at 45 GB (MB) | random member read, median / p95 (ms) |"
+        "| spacing | reader threads | seek points (MB) | at 45 GB (MB) | import (s) | at 45 GB (s) | memory after import "
+        "(MB) | at 45 GB (MB) | memory after the reads (MB) | random member read, median / p95 (ms) |"
     )
-    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     scale = FULL_SIZE_GB / size_gb
     for r in rows:
         print(
-            f"| {r['chunk_mib']} MiB | {r['index_mb']:.1f} | {r['index_mb'] * scale:.0f} | {r['import_s']:.3f} | "
+            f"| {r['chunk_mib']} MiB | {r['threads'] or 'all'} | {r['index_mb']:.1f} | {r['index_mb'] * scale:.0f} | {r['import_s']:.3f} | "
             f"{r['import_s'] * scale:.2f} | {r['import_rss_mb']:.1f} | {r['import_rss_mb'] * scale:.0f} | "
+            f"{r['reader_rss_mb']:.0f} | "
             f"{r['read_median_ms']:.0f} / {r['read_p95_ms']:.0f} |"
         )
     print(json.dumps(rows))
