@@ -3,8 +3,10 @@ helpers that build the users' download layouts from the sample generator's piece
 
 import os
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, "imemnet_c.py")
@@ -19,6 +21,7 @@ sys.path.insert(0, ROOT)
 
 import datasets  # noqa: E402
 import pytest  # noqa: E402
+from hypothesis import settings  # noqa: E402
 
 import imemnet_c  # noqa: E402
 from imemnet_c_tools import sample  # noqa: E402
@@ -27,6 +30,32 @@ from imemnet_c_tools.digest import content, is_audio  # noqa: E402, F401  (for t
 DATASETS_RUNS_SCRIPTS = int(datasets.__version__.split(".")[0]) < 4
 
 datasets.disable_progress_bars()
+
+# CI (.ci/run sets CI) runs the property tests on the same examples every time: a failure there is one
+# every rerun shows; elsewhere hypothesis draws anew and may find new cases.
+settings.register_profile("ci", derandomize=True)
+settings.load_profile("ci" if os.environ.get("CI") else "default")
+
+TIMEOUT = 600  # seconds a test's subprocess may take: a hung one fails its test, not the whole run
+
+
+def kill_when(process, reached, signal_number=signal.SIGKILL, timeout=TIMEOUT):
+    """Reads `process`'s output lines until `reached(line, count)`, then sends it `signal_number`
+    (and waits for it to end, if that is SIGKILL). Fails the test if the output ends first or
+    nothing is reached within `timeout` seconds."""
+    watchdog = threading.Timer(timeout, process.kill)
+    watchdog.start()
+    try:
+        for count, line in enumerate(process.stdout, 1):
+            if reached(line, count):
+                process.send_signal(signal_number)
+                break
+        else:
+            pytest.fail(f"the process ended, or hung for {timeout} s, before the point where it was to be killed")
+    finally:
+        watchdog.cancel()
+    if signal_number == signal.SIGKILL:
+        process.wait(timeout=timeout)
 
 
 @pytest.fixture
