@@ -4,6 +4,7 @@ download is never served stale, prepared or streaming."""
 
 import collections
 import contextlib
+import hashlib
 import json
 import os
 import signal
@@ -15,13 +16,14 @@ import time
 
 import datasets
 import pytest
-from conftest import ROOT, archive_calls, chain, consume, content
+from conftest import ROOT, TIMEOUT, archive_calls, chain, consume, content, kill_when
 
 import imemnet_c
 from imemnet_c_tools import sample
 
 MODES = pytest.mark.parametrize("streaming", [False, True], ids=["prepared", "streaming"])
 CLIPS = "IMEMNet_clips.tar"
+STEPPED_LOAD = os.path.join(ROOT, "tests", "stepped_load.py")
 
 
 def clips_as_tar_gz(downloads, clips=None):
@@ -226,30 +228,35 @@ def test_a_run_killed_while_indexing_then_rerun_gives_the_full_result(downloads,
     clips_as_tar_gz(downloads)
     cache = tmp_path / "cache"
     process = subprocess.Popen(indexing(downloads, cache, delay=0.2), stdout=subprocess.PIPE, text=True)
-    for count, line in enumerate(process.stdout, 1):
-        if line.startswith("member") and count == 3:  # mid-way through the clips' tar.gz
-            process.send_signal(signal.SIGKILL)
-            break
-    process.wait()
+    kill_when(process, lambda line, count: line.startswith("member") and count == 3)  # mid-way through the tar.gz
     assert process.returncode == -signal.SIGKILL
-    rerun = subprocess.run(indexing(downloads, cache, delay=0), capture_output=True, text=True, timeout=600)
+    rerun = subprocess.run(indexing(downloads, cache, delay=0), capture_output=True, text=True, timeout=TIMEOUT)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert "rows 8" in rerun.stdout
 
 
-def test_two_processes_indexing_at_once_both_end_with_a_good_listing(downloads, tmp_path):
+def test_two_processes_indexing_at_once_both_end_with_a_good_listing(downloads, tmp_path, listings):
+    # Two streaming loads (no datasets lock between them, unlike two prepares), both in the pass over
+    # the clips' tar.gz at once: each waits at the start of that pass for the other.
     clips_as_tar_gz(downloads)
-    cache = tmp_path / "cache"
+    cache, barrier = tmp_path / "cache", tmp_path / "barrier"
+    os.makedirs(barrier)
+    step = ["--streaming", "--step", "imemnet_c.Archive._tar_entries", "--barrier", barrier]
     processes = [
         subprocess.Popen(
-            indexing(downloads, cache, delay=0.01), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            [sys.executable, STEPPED_LOAD, "music", str(downloads), str(cache), *map(str, step)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for _ in range(2)
     ]
-    for process in processes:
-        stdout, stderr = process.communicate(timeout=600)
+    results = [process.communicate(timeout=TIMEOUT) for process in processes]
+    assert len(os.listdir(barrier)) == 2  # both were in the pass together
+    alone = build("music", downloads, tmp_path / "alone", streaming=True)
+    for process, (stdout, stderr) in zip(processes, results, strict=True):
         assert process.returncode == 0, stderr[-3000:]
-        assert "rows 8" in stdout
-    for index in index_files(cache):
-        assert json.load(open(index))["members"]
-    assert build("music", downloads, cache, streaming=True)["train"]
+        assert f"split train {hashlib.sha256(repr(alone['train']).encode()).hexdigest()}" in stdout
+    listings.clear()
+    assert build("music", downloads, cache, streaming=True) == alone  # from the listings they kept
+    assert listings == []
