@@ -126,6 +126,20 @@ def downloads(tmp_path):
     return shutil.copytree(SAMPLE, tmp_path / "downloads")
 
 
+@pytest.fixture
+def prepared_splits(monkeypatch):
+    """The splits datasets began to write (`ArrowBasedBuilder._prepare_split`), as prepared loads in
+    this process go: empty when an error came before anything was generated."""
+    splits, original = [], datasets.ArrowBasedBuilder._prepare_split
+
+    def spy(builder, split_generator, *args, **kwargs):
+        splits.append(split_generator.name)
+        return original(builder, split_generator, *args, **kwargs)
+
+    monkeypatch.setattr(datasets.ArrowBasedBuilder, "_prepare_split", spy)
+    return splits
+
+
 def consume(dataset_dict):
     """Every example of every split, as a user iterating over the result would get them."""
     return {split: list(ds) for split, ds in dataset_dict.items()}

@@ -78,10 +78,11 @@ def test_each_archive_is_listed_once_and_later_loads_of_any_config_list_nothing(
     assert build("music", downloads, tmp_path / "other-cache", streaming) == first
 
 
+@MODES
 @pytest.mark.parametrize("change", ["size", "mtime"])
-def test_a_changed_archive_is_listed_again(downloads, tmp_path, listings, change):
+def test_a_changed_archive_is_listed_again(downloads, tmp_path, listings, change, streaming):
     clips_as_tar_gz(downloads)
-    build("music", downloads, tmp_path / "cache", streaming=True)
+    build("music", downloads, tmp_path / "cache", streaming=True)  # listed; then read again in either mode
     archive = downloads / "IMEMNet_clips.tar.gz"
     if change == "size":
         with tarfile.open(archive) as tar:
@@ -91,16 +92,17 @@ def test_a_changed_archive_is_listed_again(downloads, tmp_path, listings, change
         stat = archive.stat()
         os.utime(archive, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
     listings.clear()
-    build("music", downloads, tmp_path / "cache", streaming=True)
+    build("music", downloads, tmp_path / "cache", streaming)
     assert listings == ["IMEMNet_clips.tar.gz"]
     assert len(os.listdir(tmp_path / "cache" / imemnet_c.ARCHIVE_CACHE)) == 3  # the old version's listing is gone
 
 
+@MODES
 @pytest.mark.parametrize("damage", ["garbage", "cut short", "seek points cut short", "seek points gone"])
-def test_a_corrupt_or_partial_listing_is_ignored_and_rebuilt(downloads, tmp_path, listings, damage):
+def test_a_corrupt_or_partial_listing_is_ignored_and_rebuilt(downloads, tmp_path, listings, damage, streaming):
     clips_as_tar_gz(downloads)
     cache = tmp_path / "cache"
-    expected = build("paired", downloads, cache, streaming=True)
+    expected = build("paired", downloads, cache, streaming=True)  # listed; then read again in either mode
     index = index_of(cache, "IMEMNet_clips.tar.gz")
     seek_points = os.path.join(os.path.dirname(index), json.load(open(index))["seek_points"][0])
     if damage == "garbage":
@@ -114,7 +116,7 @@ def test_a_corrupt_or_partial_listing_is_ignored_and_rebuilt(downloads, tmp_path
     else:
         os.remove(seek_points)
     listings.clear()
-    assert build("paired", downloads, cache, streaming=True) == expected
+    assert build("paired", downloads, cache, streaming) == expected
     assert listings == ["IMEMNet_clips.tar.gz"]
 
 

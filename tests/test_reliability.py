@@ -71,7 +71,7 @@ def break_file(downloads, name, data, inside_archive):
 @pytest.mark.parametrize("inside_archive", [False, True], ids=["loose", "in-archive"])
 @pytest.mark.parametrize("case", BAD_MEDIA)
 def test_unreadable_media_are_an_error_naming_id_and_file_or_a_counted_skip(
-    load, downloads, case, inside_archive, streaming, caplog
+    load, tmp_path, downloads, case, inside_archive, streaming, caplog
 ):
     name, data, problem = BAD_MEDIA[case]
     break_file(downloads, name, data, inside_archive)
@@ -82,6 +82,7 @@ def test_unreadable_media_are_an_error_naming_id_and_file_or_a_counted_skip(
     message = chain(error.value)
     assert f"({'the audio' if config == 'music' else 'the image'} of {media_id}) {problem}" in message
     assert name in message and "download it again" in message and 'missing_media="skip"' in message
+    assert not list((tmp_path / "cache").rglob("dataset_info.json"))  # prepared: no dataset kept
     with caplog.at_level(logging.WARNING):
         kept = consume(load(config, downloads, streaming=streaming, missing_media="skip"))["train"]
     assert len(kept) == {"image": 16, "music": 8}[config] - 1
