@@ -27,7 +27,11 @@ def test_the_other_datasets_version_gives_identical_content_for_every_config(tmp
     )
     assert peer.returncode == 0, peer.stderr[-3000:]
     peer_version = subprocess.run(
-        [PEER, "-c", "import datasets; print(datasets.__version__)"], capture_output=True, text=True, check=True
+        [PEER, "-c", "import datasets; print(datasets.__version__)"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
     ).stdout.strip()
 
     assert peer_version != datasets.__version__, "the peer environment has the same datasets version"
