@@ -87,6 +87,14 @@ def archive_calls(monkeypatch, method):
     return calls
 
 
+def stepped_load(config, data_dir, cache, *options):
+    """The command of a load in a process of its own that announces and pauses at a step (see
+    tests/stepped_load.py), as this Python runs it."""
+    return [sys.executable, os.path.join(ROOT, "tests", "stepped_load.py"), config, str(data_dir), str(cache)] + [
+        str(option) for option in options
+    ]
+
+
 def export_command(python, data_dir, out, *options):
     """`imemnet-c export` of `data_dir` into `out`, run by `python` (`-m imemnet_c_tools.export`)."""
     return [python, "-m", "imemnet_c_tools.export", "--data-dir", str(data_dir), "--out", str(out), *map(str, options)]

@@ -16,14 +16,13 @@ import time
 
 import datasets
 import pytest
-from conftest import ROOT, TIMEOUT, archive_calls, chain, consume, content, kill_when
+from conftest import ROOT, TIMEOUT, archive_calls, chain, consume, content, kill_when, stepped_load
 
 import imemnet_c
 from imemnet_c_tools import sample
 
 MODES = pytest.mark.parametrize("streaming", [False, True], ids=["prepared", "streaming"])
 CLIPS = "IMEMNet_clips.tar"
-STEPPED_LOAD = os.path.join(ROOT, "tests", "stepped_load.py")
 
 
 def clips_as_tar_gz(downloads, clips=None):
@@ -246,7 +245,7 @@ def test_two_processes_indexing_at_once_both_end_with_a_good_listing(downloads, 
     step = ["--streaming", "--step", "imemnet_c.Archive._tar_entries", "--barrier", barrier]
     processes = [
         subprocess.Popen(
-            [sys.executable, STEPPED_LOAD, "music", str(downloads), str(cache), *map(str, step)],
+            stepped_load("music", downloads, cache, *step),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

@@ -15,7 +15,7 @@ import textwrap
 import datasets
 import numpy
 import pytest
-from conftest import ROOT, SAMPLE, TIMEOUT, chain, consume, content, kill_when, write_media
+from conftest import SAMPLE, TIMEOUT, chain, consume, content, kill_when, stepped_load, write_media
 from stepped_load import digest_of
 
 import imemnet_c
@@ -218,14 +218,6 @@ def test_an_interrupted_extraction_is_redone_not_reused(load, downloads, tmp_pat
     assert content(load("image", downloads)["train"]) == complete
 
 
-STEPPED_LOAD = os.path.join(ROOT, "tests", "stepped_load.py")
-
-
-def stepped_load(config, data_dir, cache, *options):
-    """The command of a load in a process of its own, announcing and pausing at a step (see stepped_load.py)."""
-    return [sys.executable, STEPPED_LOAD, config, str(data_dir), str(cache), *map(str, options)]
-
-
 def digests(stdout):
     """{split: digest of its content} from a stepped load's output."""
     return {
@@ -276,7 +268,7 @@ def test_a_prepare_killed_midway_then_rerun_gives_the_full_result(downloads, tmp
 
 
 @pytest.mark.parametrize("configs", [("image", "image"), ("image", "paired")], ids=["same config", "image and paired"])
-def test_two_processes_preparing_the_same_config_both_get_the_dataset(downloads, tmp_path, configs):
+def test_two_processes_preparing_at_once_both_get_what_one_process_gets(downloads, tmp_path, configs):
     # One config: both reach datasets' lock at once (datasets prepares once, the other reads it).
     # image and paired: both list and extract the same archives into one cache at once.
     step = "imemnet_c.ImemnetC.download_and_prepare" if len(set(configs)) == 1 else "imemnet_c.Archive._listed"
