@@ -39,23 +39,25 @@ settings.load_profile("ci" if os.environ.get("CI") else "default")
 TIMEOUT = 600  # seconds a test's subprocess may take: a hung one fails its test, not the whole run
 
 
-def kill_when(process, reached, signal_number=signal.SIGKILL, timeout=TIMEOUT):
-    """Reads `process`'s output lines until `reached(line, count)`, then sends it `signal_number`
-    (and waits for it to end, if that is SIGKILL). Fails the test if the output ends first or
-    nothing is reached within `timeout` seconds."""
+def read_until(process, reached, timeout=TIMEOUT):
+    """Reads `process`'s output lines until `reached(line, count)`. Fails the test (and kills the
+    process) if the output ends first or nothing is reached within `timeout` seconds."""
     watchdog = threading.Timer(timeout, process.kill)
     watchdog.start()
     try:
         for count, line in enumerate(process.stdout, 1):
             if reached(line, count):
-                process.send_signal(signal_number)
-                break
-        else:
-            pytest.fail(f"the process ended, or hung for {timeout} s, before the point where it was to be killed")
+                return
+        pytest.fail(f"the process ended, or hung for {timeout} s, before the point awaited")
     finally:
         watchdog.cancel()
-    if signal_number == signal.SIGKILL:
-        process.wait(timeout=timeout)
+
+
+def kill_when(process, reached, timeout=TIMEOUT):
+    """Reads `process`'s output lines until `reached(line, count)`, then kills it (SIGKILL)."""
+    read_until(process, reached, timeout)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=timeout)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import sys
 
 import datasets
 import pytest
-from conftest import ROOT, SAMPLE, TIMEOUT, content, export_command, kill_when
+from conftest import ROOT, SAMPLE, TIMEOUT, content, export_command, kill_when, read_until
 from datasets.info import DatasetInfosDict
 from datasets.utils.metadata import MetadataConfigs
 from huggingface_hub import DatasetCard
@@ -166,7 +166,8 @@ def test_two_exports_to_one_out_at_once_leave_one_whole_export(tmp_path, overwri
     processes = [first]
     try:
         # image is written in its staging folder
-        kill_when(first, lambda line, _: line.startswith("Exporting music"), signal.SIGSTOP)
+        read_until(first, lambda line, _: line.startswith("Exporting music"))
+        first.send_signal(signal.SIGSTOP)
         processes.append(start(2))
         processes[1].wait(timeout=TIMEOUT)
         first.send_signal(signal.SIGCONT)

@@ -15,7 +15,7 @@ import textwrap
 import datasets
 import numpy
 import pytest
-from conftest import SAMPLE, TIMEOUT, chain, consume, content, kill_when, stepped_load, write_media
+from conftest import SAMPLE, TIMEOUT, chain, consume, content, kill_when, read_until, stepped_load, write_media
 from stepped_load import digest_of
 
 import imemnet_c
@@ -288,6 +288,30 @@ def test_two_processes_preparing_at_once_both_get_what_one_process_gets(download
     for config, process, (stdout, stderr) in zip(configs, processes, results, strict=True):
         assert process.returncode == 0, stderr[-3000:]
         assert digests(stdout) == single_process_digests(config, downloads, tmp_path / f"alone-{config}")
+
+
+def test_a_prepare_while_another_is_mid_extraction_gets_what_one_process_gets(downloads, tmp_path):
+    # image is stopped with a picture half-written; paired, which needs the same pictures, prepares
+    # from start to end meanwhile; then image goes on. The archives are listed first, as by a check.
+    cache, go = tmp_path / "cache", tmp_path / "go"
+    os.makedirs(go)
+    imemnet_c.make_plan("paired", downloads, cache_dir=str(cache))
+    image = subprocess.Popen(
+        stepped_load("image", downloads, cache, "--halves", "--barrier", go), stdout=subprocess.PIPE, text=True
+    )
+    try:
+        read_until(image, lambda line, _: line == "step\n")
+        paired = subprocess.run(
+            stepped_load("paired", downloads, cache), capture_output=True, text=True, timeout=TIMEOUT
+        )
+        (go / "paired done").touch()
+        image_output = image.communicate(timeout=TIMEOUT)[0]
+    finally:
+        image.kill()
+    assert paired.returncode == 0, paired.stderr[-3000:]
+    assert digests(paired.stdout) == single_process_digests("paired", downloads, tmp_path / "alone-paired")
+    assert image.returncode == 0
+    assert digests(image_output) == single_process_digests("image", downloads, tmp_path / "alone-image")
 
 
 FULL_DISK = textwrap.dedent(
