@@ -3,9 +3,11 @@ helpers that build the users' download layouts from the sample generator's piece
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import zipfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -21,6 +23,7 @@ sys.path.insert(0, ROOT)
 
 import datasets  # noqa: E402
 import pytest  # noqa: E402
+from hypothesis import settings  # noqa: E402
 
 import imemnet_c  # noqa: E402
 from imemnet_c_tools import sample  # noqa: E402
@@ -29,6 +32,34 @@ from imemnet_c_tools.digest import content, is_audio  # noqa: E402, F401  (for t
 DATASETS_RUNS_SCRIPTS = int(datasets.__version__.split(".")[0]) < 4
 
 datasets.disable_progress_bars()
+
+# CI (.ci/run sets CI) runs the property tests on the same examples every time: a failure there is one
+# every rerun shows; elsewhere hypothesis draws anew and may find new cases.
+settings.register_profile("ci", derandomize=True)
+settings.load_profile("ci" if os.environ.get("CI") else "default")
+
+TIMEOUT = 600  # seconds a test's subprocess may take: a hung one fails its test, not the whole run
+
+
+def read_until(process, reached, timeout=TIMEOUT):
+    """Reads `process`'s output lines until `reached(line, count)`. Fails the test (and kills the
+    process) if the output ends first or nothing is reached within `timeout` seconds."""
+    watchdog = threading.Timer(timeout, process.kill)
+    watchdog.start()
+    try:
+        for count, line in enumerate(process.stdout, 1):
+            if reached(line, count):
+                return
+        pytest.fail(f"the process ended, or hung for {timeout} s, before the point awaited")
+    finally:
+        watchdog.cancel()
+
+
+def kill_when(process, reached, timeout=TIMEOUT):
+    """Reads `process`'s output lines until `reached(line, count)`, then kills it (SIGKILL)."""
+    read_until(process, reached, timeout)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=timeout)
 
 
 @pytest.fixture
@@ -58,6 +89,14 @@ def archive_calls(monkeypatch, method):
 
     monkeypatch.setattr(imemnet_c.Archive, method, spy)
     return calls
+
+
+def stepped_load(config, data_dir, cache, *options):
+    """The command of a load in a process of its own that announces and pauses at a step (see
+    tests/stepped_load.py), as this Python runs it."""
+    return [sys.executable, os.path.join(ROOT, "tests", "stepped_load.py"), config, str(data_dir), str(cache)] + [
+        str(option) for option in options
+    ]
 
 
 def export_command(python, data_dir, out, *options):
@@ -123,6 +162,20 @@ def sample_media(image_name=lambda i: f"{i}.jpg", clip_name=lambda c: f"{c}.wav"
 def downloads(tmp_path):
     """A copy of the sample, free to be broken."""
     return shutil.copytree(SAMPLE, tmp_path / "downloads")
+
+
+@pytest.fixture
+def prepared_splits(monkeypatch):
+    """The splits datasets began to write (`ArrowBasedBuilder._prepare_split`), as prepared loads in
+    this process go: empty when an error came before anything was generated."""
+    splits, original = [], datasets.ArrowBasedBuilder._prepare_split
+
+    def spy(builder, split_generator, *args, **kwargs):
+        splits.append(split_generator.name)
+        return original(builder, split_generator, *args, **kwargs)
+
+    monkeypatch.setattr(datasets.ArrowBasedBuilder, "_prepare_split", spy)
+    return splits
 
 
 def consume(dataset_dict):

@@ -4,6 +4,7 @@ download is never served stale, prepared or streaming."""
 
 import collections
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -16,7 +17,7 @@ import time
 
 import datasets
 import pytest
-from conftest import ROOT, archive_calls, chain, consume, content
+from conftest import ROOT, TIMEOUT, archive_calls, chain, consume, content, kill_when, stepped_load
 
 import imemnet_c
 from imemnet_c_tools import check, sample
@@ -77,10 +78,11 @@ def test_each_archive_is_listed_once_and_later_loads_of_any_config_list_nothing(
     assert build("music", downloads, tmp_path / "other-cache", streaming) == first
 
 
+@MODES
 @pytest.mark.parametrize("change", ["size", "mtime"])
-def test_a_changed_archive_is_listed_again(downloads, tmp_path, listings, change):
+def test_a_changed_archive_is_listed_again(downloads, tmp_path, listings, change, streaming):
     clips_as_tar_gz(downloads)
-    build("music", downloads, tmp_path / "cache", streaming=True)
+    build("music", downloads, tmp_path / "cache", streaming=True)  # listed; then read again in either mode
     archive = downloads / "IMEMNet_clips.tar.gz"
     if change == "size":
         with tarfile.open(archive) as tar:
@@ -90,16 +92,17 @@ def test_a_changed_archive_is_listed_again(downloads, tmp_path, listings, change
         stat = archive.stat()
         os.utime(archive, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
     listings.clear()
-    build("music", downloads, tmp_path / "cache", streaming=True)
+    build("music", downloads, tmp_path / "cache", streaming)
     assert listings == ["IMEMNet_clips.tar.gz"]
     assert len(os.listdir(tmp_path / "cache" / imemnet_c.ARCHIVE_CACHE)) == 3  # the old version's listing is gone
 
 
+@MODES
 @pytest.mark.parametrize("damage", ["garbage", "cut short", "seek points cut short", "seek points gone"])
-def test_a_corrupt_or_partial_listing_is_ignored_and_rebuilt(downloads, tmp_path, listings, damage):
+def test_a_corrupt_or_partial_listing_is_ignored_and_rebuilt(downloads, tmp_path, listings, damage, streaming):
     clips_as_tar_gz(downloads)
     cache = tmp_path / "cache"
-    expected = build("paired", downloads, cache, streaming=True)
+    expected = build("paired", downloads, cache, streaming=True)  # listed; then read again in either mode
     index = index_of(cache, "IMEMNet_clips.tar.gz")
     seek_points = os.path.join(os.path.dirname(index), json.load(open(index))["seek_points"][0])
     if damage == "garbage":
@@ -113,7 +116,7 @@ def test_a_corrupt_or_partial_listing_is_ignored_and_rebuilt(downloads, tmp_path
     else:
         os.remove(seek_points)
     listings.clear()
-    assert build("paired", downloads, cache, streaming=True) == expected
+    assert build("paired", downloads, cache, streaming) == expected
     assert listings == ["IMEMNet_clips.tar.gz"]
 
 
@@ -312,30 +315,35 @@ def test_a_run_killed_while_indexing_then_rerun_gives_the_full_result(downloads,
     clips_as_tar_gz(downloads)
     cache = tmp_path / "cache"
     process = subprocess.Popen(indexing(downloads, cache, delay=0.2), stdout=subprocess.PIPE, text=True)
-    for count, line in enumerate(process.stdout, 1):
-        if line.startswith("member") and count == 3:  # mid-way through the clips' tar.gz
-            process.send_signal(signal.SIGKILL)
-            break
-    process.wait()
+    kill_when(process, lambda line, count: line.startswith("member") and count == 3)  # mid-way through the tar.gz
     assert process.returncode == -signal.SIGKILL
-    rerun = subprocess.run(indexing(downloads, cache, delay=0), capture_output=True, text=True, timeout=600)
+    rerun = subprocess.run(indexing(downloads, cache, delay=0), capture_output=True, text=True, timeout=TIMEOUT)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert "rows 8" in rerun.stdout
 
 
-def test_two_processes_indexing_at_once_both_end_with_a_good_listing(downloads, tmp_path):
+def test_two_processes_indexing_at_once_both_end_with_a_good_listing(downloads, tmp_path, listings):
+    # Two streaming loads (no datasets lock between them, unlike two prepares), both in the pass over
+    # the clips' tar.gz at once: each waits at the start of that pass for the other.
     clips_as_tar_gz(downloads)
-    cache = tmp_path / "cache"
+    cache, barrier = tmp_path / "cache", tmp_path / "barrier"
+    os.makedirs(barrier)
+    step = ["--streaming", "--step", "imemnet_c.Archive._tar_entries", "--barrier", barrier]
     processes = [
         subprocess.Popen(
-            indexing(downloads, cache, delay=0.01), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            stepped_load("music", downloads, cache, *step),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for _ in range(2)
     ]
-    for process in processes:
-        stdout, stderr = process.communicate(timeout=600)
+    results = [process.communicate(timeout=TIMEOUT) for process in processes]
+    assert len(os.listdir(barrier)) == 2  # both were in the pass together
+    alone = build("music", downloads, tmp_path / "alone", streaming=True)
+    for process, (stdout, stderr) in zip(processes, results, strict=True):
         assert process.returncode == 0, stderr[-3000:]
-        assert "rows 8" in stdout
-    for index in index_files(cache):
-        assert json.load(open(index))["members"]
-    assert build("music", downloads, cache, streaming=True)["train"]
+        assert f"split train {hashlib.sha256(repr(alone['train']).encode()).hexdigest()}" in stdout
+    listings.clear()
+    assert build("music", downloads, cache, streaming=True) == alone  # from the listings they kept
+    assert listings == []

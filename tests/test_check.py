@@ -259,13 +259,17 @@ def test_a_missing_audio_backend_is_reported_by_check_with_the_install_commands(
     assert status == 0 and "Audio:" not in text  # pictures need no audio backend
 
 
+@pytest.mark.parametrize("streaming", [False, True], ids=["prepared", "streaming"])
 @pytest.mark.parametrize("config", ["music", "paired"])
-def test_a_missing_audio_backend_is_an_error_before_anything_is_generated(monkeypatch, tmp_path, config):
+def test_a_missing_audio_backend_is_an_error_before_anything_is_generated(monkeypatch, tmp_path, config, streaming):
     without_audio_backend(monkeypatch)
     listed = archive_calls(monkeypatch, "_listed")
     builder = imemnet_c.ImemnetC(config_name=config, data_dir=SAMPLE, cache_dir=str(tmp_path / "cache"))
     with pytest.raises(ImportError) as error:
-        builder.download_and_prepare()
+        if streaming:
+            builder.as_streaming_dataset()  # the call itself, before any example is drawn
+        else:
+            builder.download_and_prepare()
     assert "pip install" in str(error.value) and imemnet_c._AUDIO_BACKEND["install"] in str(error.value)
     assert listed == [] and not os.path.exists(builder.cache_dir)
 

@@ -36,10 +36,13 @@ def test_a_data_dir_that_is_not_a_folder_is_named(load, tmp_path, streaming):
 
 @MODES
 @pytest.mark.parametrize("config", ["image", "paired"])
-def test_missing_media_error_counts_them_per_source_and_says_how_to_proceed(load, downloads, config, streaming):
+def test_missing_media_error_counts_them_per_source_and_says_how_to_proceed(
+    load, downloads, config, streaming, prepared_splits
+):
     os.remove(downloads / "NAPS_BE.tar.gz")
     with pytest.raises(Exception) as error:
-        consume(load(config, downloads, streaming=streaming))
+        load(config, downloads, streaming=streaming)  # the load call itself: streamed, before any iteration
+    assert prepared_splits == []  # prepared: before any split is written
     message = chain(error.value)
     assert "FileNotFoundError" in message
     assert f"data_dir={downloads}" in message
@@ -123,11 +126,12 @@ def test_a_split_whose_matching_file_is_unavailable_is_left_out_and_asking_for_i
     )
 
 
-def test_with_no_matching_file_at_all_the_error_stays(load, downloads):
+@MODES
+def test_with_no_matching_file_at_all_the_error_stays(load, downloads, streaming):
     for name in ("train_matching.txt", "val_matching.txt", "test_matching.txt"):
         os.remove(downloads / name)
     with pytest.raises(ConnectionError, match="Could not download train_matching.txt"):
-        load("paired", downloads)
+        load("paired", downloads, streaming=streaming)
 
 
 def test_annotation_files_are_found_at_any_depth(load, downloads):
@@ -177,11 +181,15 @@ def test_ids_stay_strings_as_written_and_columns_match_by_name_in_any_case(load,
         ("val_matching.txt", "3001-9 1001 0.5\n\n3001-9 1001 strong\n", "line 3: matching_score is 'strong'"),
     ],
 )
-def test_malformed_annotations_are_named_with_file_and_line(load, downloads, name, text, expected):
+@MODES
+def test_malformed_annotations_are_named_with_file_and_line(
+    load, downloads, name, text, expected, streaming, prepared_splits
+):
     write(downloads / name, text)
     with pytest.raises(ValueError) as error:
-        load("paired", downloads)
+        load("paired", downloads, streaming=streaming)  # the load call itself: streamed, before any iteration
     assert str(downloads / name) in str(error.value) and expected in str(error.value)
+    assert prepared_splits == []  # prepared: before any split is written
 
 
 @MODES

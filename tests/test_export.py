@@ -9,7 +9,7 @@ import sys
 
 import datasets
 import pytest
-from conftest import ROOT, SAMPLE, content, export_command
+from conftest import ROOT, SAMPLE, TIMEOUT, content, export_command, kill_when, read_until
 from datasets.info import DatasetInfosDict
 from datasets.utils.metadata import MetadataConfigs
 from huggingface_hub import DatasetCard
@@ -112,6 +112,7 @@ def test_a_non_empty_out_is_refused_unless_overwrite(tmp_path, annotated):
         capture_output=True,
         text=True,
         cwd=ROOT,
+        timeout=TIMEOUT,
     )
     assert cli.returncode == 2 and "is not empty" in cli.stderr
 
@@ -120,11 +121,7 @@ def test_an_interrupted_export_leaves_nothing_that_loads_and_a_rerun_completes(t
     out, cache = tmp_path / "out", tmp_path / "c"
     command = export_command(sys.executable, SAMPLE, out, "--cache-dir", cache)
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    for line in process.stdout:
-        if line.startswith("Exporting music"):  # image is written, music on its way
-            process.send_signal(signal.SIGKILL)
-            break
-    process.wait()
+    kill_when(process, lambda line, _: line.startswith("Exporting music"))  # image is written, music on its way
     assert process.returncode == -signal.SIGKILL
     assert not out.exists()
     (staging,) = [path for path in tmp_path.glob(".out.exporting-*") if path.is_dir()]
@@ -132,7 +129,7 @@ def test_an_interrupted_export_leaves_nothing_that_loads_and_a_rerun_completes(t
     for config in (None, "image"):  # ... but is no dataset to any loader
         with pytest.raises((FileNotFoundError, ValueError)):
             datasets.load_dataset(str(staging), config, cache_dir=str(tmp_path / "parquet-cache"))
-    rerun = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    rerun = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=TIMEOUT)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert not list(tmp_path.glob(".out.*"))  # the killed export's staging folder and its owner file
     assert (
@@ -168,14 +165,13 @@ def test_two_exports_to_one_out_at_once_leave_one_whole_export(tmp_path, overwri
     first = start(1)
     processes = [first]
     try:
-        for line in first.stdout:
-            if line.startswith("Exporting music"):  # image is written in its staging folder
-                first.send_signal(signal.SIGSTOP)
-                break
+        # image is written in its staging folder
+        read_until(first, lambda line, _: line.startswith("Exporting music"))
+        first.send_signal(signal.SIGSTOP)
         processes.append(start(2))
-        processes[1].wait(timeout=600)
+        processes[1].wait(timeout=TIMEOUT)
         first.send_signal(signal.SIGCONT)
-        errors = [process.communicate(timeout=600)[1] for process in processes]
+        errors = [process.communicate(timeout=TIMEOUT)[1] for process in processes]
     finally:
         for process in processes:
             if process.poll() is None:

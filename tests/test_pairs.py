@@ -102,12 +102,54 @@ def test_restricted_to_validation_only_its_items_are_paired(pairs):
     assert {clip for _, clip, _ in got} <= clips and {image for image, _, _ in got} <= images
 
 
-def test_the_scores_equal_the_documented_kernel_on_the_vas(tmp_path):
-    dataset = va_pairs(SAMPLE, None, pairs_per_item=4, cache_dir=str(tmp_path / "cache")).decode(False)
-    for pair in dataset:
-        distance = math.dist(
-            (pair["image_valence"], pair["image_arousal"]), (pair["music_valence"], pair["music_arousal"])
-        )
+def annotated_items(split):
+    """({image id: (valence, arousal)}, {clip id: (valence, arousal, caption)}) of a split, by the
+    documented rule, read from the annotation files: an id's first row; validation and test hold the
+    images their matching file names and every clip of the songs it names; train holds the rest."""
+    images, clips, pairs = sample.sample_annotations()
+    if split is None:
+        keep_image = keep_clip = lambda _: True  # noqa: E731
+    else:
+        named = [pairs[name] for name in (("val", "test") if split == "train" else (MATCHING[split],))]
+        named_images = {image for lines in named for _, image, _ in lines}
+        named_songs = {imemnet_c.song_of(clip) for lines in named for clip, _, _ in lines}
+        in_split = split != "train"
+        keep_image = lambda image: (image in named_images) == in_split  # noqa: E731
+        keep_clip = lambda clip: (imemnet_c.song_of(clip) in named_songs) == in_split  # noqa: E731
+    image_rows, clip_rows = {}, {}
+    for image, valence, arousal in images:
+        if keep_image(image):
+            image_rows.setdefault(image, (valence, arousal))
+    for clip, valence, arousal, caption in clips:
+        if keep_clip(clip):
+            clip_rows.setdefault(clip, (valence, arousal, caption))
+    return image_rows, clip_rows
+
+
+MATCHING = {"validation": "val", "test": "test"}
+
+
+@pytest.mark.parametrize("split", ["train", "test", None])
+def test_each_pair_carries_the_annotation_files_ids_va_caption_and_score_and_every_item_anchors_its_pairs(
+    tmp_path, split
+):
+    images, clips = annotated_items(split)
+    assert images and clips
+    per_item = 3
+    got = list(va_pairs(SAMPLE, split, pairs_per_item=per_item, cache_dir=str(tmp_path / "cache")).decode(False))
+    assert len(got) == per_item * (len(images) + len(clips))  # each item anchors per_item pairs...
+    pairs_of_image = collections.Counter(pair["image_id"] for pair in got)
+    pairs_of_clip = collections.Counter(pair["clip_id"] for pair in got)
+    assert set(pairs_of_image) <= set(images) and set(pairs_of_clip) <= set(clips)  # ... of its split
+    assert all(pairs_of_image[image] >= per_item for image in images)
+    assert all(pairs_of_clip[clip] >= per_item for clip in clips)
+    f32 = lambda value: float(numpy.float32(value))  # noqa: E731
+    for pair in got:
+        image_va, (music_valence, music_arousal, caption) = images[pair["image_id"]], clips[pair["clip_id"]]
+        assert (pair["image_valence"], pair["image_arousal"]) == tuple(map(f32, image_va))
+        assert (pair["music_valence"], pair["music_arousal"]) == (f32(music_valence), f32(music_arousal))
+        assert pair["caption"] == caption
+        distance = math.dist(image_va, (music_valence, music_arousal))
         assert pair["score"] == pytest.approx(math.exp(-distance / 0.384), abs=1e-6)
 
 

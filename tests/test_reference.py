@@ -38,7 +38,7 @@ def test_image_config_over_the_real_image_va_csv(load, tmp_path, image_rows):
     ids = sorted({row[1] for row in image_rows})
     sample.write_zip(str(data_dir / "images.zip"), {f"images/{i}.jpg": picture for i in ids})
 
-    train = load("image", data_dir)["train"]  # preparing also proves the keys unique (datasets checks)
+    train = load("image", data_dir)["train"]
     assert train.num_rows == 24758
     assert len(set(train["image_id"])) == 24744
     assert train["image_id"] == [row[1] for row in image_rows]  # strings as written, in file order

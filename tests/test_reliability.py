@@ -16,9 +16,23 @@ import textwrap
 import wave
 import zipfile
 
+import datasets
+import numpy
 import pytest
-from conftest import ROOT, chain, consume, content, write_encrypted_zip
+from conftest import (
+    SAMPLE,
+    TIMEOUT,
+    chain,
+    consume,
+    content,
+    kill_when,
+    read_until,
+    stepped_load,
+    write_encrypted_zip,
+    write_media,
+)
 from PIL import Image
+from stepped_load import digest_of
 
 import imemnet_c
 from imemnet_c_tools import cli, sample
@@ -74,7 +88,7 @@ def break_file(downloads, name, data, inside_archive):
 @pytest.mark.parametrize("inside_archive", [False, True], ids=["loose", "in-archive"])
 @pytest.mark.parametrize("case", BAD_MEDIA)
 def test_unreadable_media_are_an_error_naming_id_and_file_or_a_counted_skip(
-    load, downloads, case, inside_archive, streaming, caplog
+    load, tmp_path, downloads, case, inside_archive, streaming, caplog
 ):
     name, data, problem = BAD_MEDIA[case]
     break_file(downloads, name, data, inside_archive)
@@ -85,6 +99,7 @@ def test_unreadable_media_are_an_error_naming_id_and_file_or_a_counted_skip(
     message = chain(error.value)
     assert f"({'the audio' if config == 'music' else 'the image'} of {media_id}) {problem}" in message
     assert name in message and "download it again" in message and 'missing_media="skip"' in message
+    assert not list((tmp_path / "cache").rglob("dataset_info.json"))  # prepared: no dataset kept
     with caplog.at_level(logging.WARNING):
         kept = consume(load(config, downloads, streaming=streaming, missing_media="skip"))["train"]
     assert len(kept) == {"image": 16, "music": 8}[config] - 1
@@ -249,9 +264,11 @@ def snapshot(root, skip):
 
 @MODES
 def test_hostile_members_are_never_written_or_read_outside_the_cache(load, tmp_path, downloads, streaming, caplog):
+    # Each hostile member is the only file of an id image_va.csv names: without the filter it would be used.
     secret = tmp_path / "secret.jpg"
     secret.write_bytes(sample.jpeg_bytes("secret"))
-    members = {f"../{'../' * 6}escaped.jpg": JPEG, "/tmp/imemnet-c-absolute.jpg": JPEG, "ok/Animals_901_h.jpg": JPEG}
+    climbing, absolute = "../../../../1001.jpg", str(tmp_path / "absolute" / "5301.jpg")
+    members = {climbing: JPEG, absolute: JPEG, "ok/2040.jpg": sample.jpeg_bytes("2040")}
     with tarfile.open(downloads / "hostile.tar", "w") as archive:
         for name, data in members.items():
             info = tarfile.TarInfo(name)
@@ -261,18 +278,23 @@ def test_hostile_members_are_never_written_or_read_outside_the_cache(load, tmp_p
             link = tarfile.TarInfo(name)
             link.type, link.linkname = tarfile.SYMTYPE, target
             archive.addfile(link)
-    for name in ("IAPS 1-20 Images/1002.JPG", "IAPS 1-20 Images/7500.JPG"):
-        os.remove(downloads / name)  # only the links could provide them
+    for image_id in ("1001", "5301", "1002", "7500", "2040"):
+        os.remove(downloads / "IAPS 1-20 Images" / f"{image_id}.JPG")  # only hostile.tar could provide them
     cache = str(tmp_path / "cache")
+    extraction = imemnet_c.Archive(str(downloads / "hostile.tar"), cache).extracted(climbing)
+    landing = os.path.normpath(extraction)  # where `..` would take it: beside the cache, in tmp_path
+    assert landing == str(tmp_path / "1001.jpg")
     before = snapshot(str(tmp_path), skip=cache)
     with caplog.at_level(logging.WARNING), pytest.raises(Exception) as error:
         consume(load("image", downloads, streaming=streaming))
-    assert "2 iaps image files, e.g. 1002, 7500" in chain(error.value)  # the links were not followed
+    assert "4 iaps image files, e.g. 1001, 1002, 5301, 7500" in chain(error.value)  # none was used
     assert snapshot(str(tmp_path), skip=cache) == before
-    assert not os.path.exists("/tmp/imemnet-c-absolute.jpg") and not os.path.exists(tmp_path / "escaped.jpg")
-    assert "left out the member '/tmp/imemnet-c-absolute.jpg', whose path points outside" in caplog.text
+    assert not os.path.exists(landing) and not os.path.exists(absolute)
+    assert f"left out the member {climbing!r}, whose path points outside" in caplog.text
+    assert f"left out the member {absolute!r}, whose path points outside" in caplog.text
     skipped = consume(load("image", downloads, streaming=streaming, missing_media="skip"))["train"]
-    assert len(skipped) == 14 and snapshot(str(tmp_path), skip=cache) == before
+    assert sorted(e["image_id"] for e in skipped if e["image_id"] in sample.IAPS_IDS) == ["2040", "2040"]
+    assert len(skipped) == 12 and snapshot(str(tmp_path), skip=cache) == before
 
 
 def test_an_interrupted_extraction_is_redone_not_reused(load, downloads, tmp_path):
@@ -290,96 +312,149 @@ def test_an_interrupted_extraction_is_redone_not_reused(load, downloads, tmp_pat
     assert content(load("image", downloads)["train"]) == complete
 
 
-PREPARE = textwrap.dedent(
-    """
-    import sys, time
-    sys.path.insert(0, {root!r})
-    import imemnet_c
-    check = imemnet_c.media_problem
-    def slow_check(*args):  # so that the parent can kill it mid-way
-        print("checked", flush=True)
-        time.sleep({delay})
-        return check(*args)
-    imemnet_c.media_problem = slow_check
-    builder = imemnet_c.ImemnetC(config_name="image", data_dir={data_dir!r}, cache_dir={cache!r})
-    builder.download_and_prepare()  # the builder of this module, patched (load_dataset would run a copy)
-    print("rows", builder.as_dataset(split="train").num_rows, flush=True)
-    """
-)
+def digests(stdout):
+    """{split: digest of its content} from a stepped load's output."""
+    return {
+        split: digest
+        for _, split, digest in (line.split() for line in stdout.splitlines() if line.startswith("split "))
+    }
 
 
-def prepare_command(data_dir, cache, delay=0.0):
-    return [sys.executable, "-c", PREPARE.format(root=ROOT, data_dir=str(data_dir), cache=str(cache), delay=delay)]
+def single_process_digests(config, data_dir, cache):
+    builder = imemnet_c.ImemnetC(config_name=config, data_dir=str(data_dir), cache_dir=str(cache))
+    builder.download_and_prepare()
+    return {split: digest_of(builder.as_dataset(split=split)) for split in builder.config.splits}
 
 
-def test_a_prepare_killed_midway_then_rerun_gives_the_full_result(downloads, tmp_path):
+def float32(value):
+    return float(numpy.float32(value))
+
+
+def assert_is_the_samples_image_config(train):
+    """`train` holds image_va.csv's rows in order, each with its picture's bytes as the sample has them."""
+    images, _, _ = sample.sample_annotations()
+    rows = list(train.cast_column("image", datasets.Image(decode=False)))
+    assert [(row["image_id"], row["valence"], row["arousal"]) for row in rows] == [
+        (image_id, float32(valence), float32(arousal)) for image_id, valence, arousal in images
+    ]
+    for row in rows:
+        with open(row["image"]["path"], "rb") as picture:
+            assert picture.read() == sample.jpeg_bytes(row["image_id"]), row["image_id"]
+
+
+KILLED_WHILE = {
+    "extracting": ["--halves"],  # killed with a member half-written
+    "writing Arrow": ["--step", "datasets.arrow_writer.ArrowWriter.write_table", "--rows-per-table", 2],
+}
+
+
+@pytest.mark.parametrize("phase", KILLED_WHILE)
+def test_a_prepare_killed_midway_then_rerun_gives_the_full_result(downloads, tmp_path, phase):
     cache = tmp_path / "cache"
-    process = subprocess.Popen(prepare_command(downloads, cache, delay=0.05), stdout=subprocess.PIPE, text=True)
-    for count, line in enumerate(process.stdout, 1):
-        if line.startswith("checked") and count == 5:
-            process.send_signal(signal.SIGKILL)
-            break
-    process.wait()
+    imemnet_c.make_plan("image", downloads, cache_dir=str(cache))  # as a check leaves it: listed, nothing extracted
+    command = stepped_load("image", downloads, cache, *KILLED_WHILE[phase], "--pause-at", 3, "--delay", 60)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    kill_when(process, lambda line, count: count == 3)  # paused at its third step: two done, the third begun
     assert process.returncode == -signal.SIGKILL
-    rerun = subprocess.run(prepare_command(downloads, cache), capture_output=True, text=True, timeout=600)
-    assert rerun.returncode == 0, rerun.stderr[-3000:]
-    assert "rows 16" in rerun.stdout
+    rerun = imemnet_c.ImemnetC(config_name="image", data_dir=str(downloads), cache_dir=str(cache))
+    rerun.download_and_prepare()
+    assert_is_the_samples_image_config(rerun.as_dataset(split="train"))
 
 
-def test_two_processes_preparing_the_same_config_both_get_the_dataset(downloads, tmp_path):
-    cache = tmp_path / "cache"
+@pytest.mark.parametrize("configs", [("image", "image"), ("image", "paired")], ids=["same config", "image and paired"])
+def test_two_processes_preparing_at_once_both_get_what_one_process_gets(downloads, tmp_path, configs):
+    # One config: both reach datasets' lock at once (datasets prepares once, the other reads it).
+    # image and paired: both list and extract the same archives into one cache at once.
+    step = "imemnet_c.ImemnetC.download_and_prepare" if len(set(configs)) == 1 else "imemnet_c.Archive._listed"
+    cache, barrier = tmp_path / "cache", tmp_path / "barrier"
+    os.makedirs(barrier)
     processes = [
         subprocess.Popen(
-            prepare_command(downloads, cache, delay=0.01), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            stepped_load(config, downloads, cache, "--step", step, "--barrier", barrier),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
-        for _ in range(2)
+        for config in configs
     ]
-    results = [process.communicate(timeout=600) for process in processes]
-    for process, (stdout, stderr) in zip(processes, results, strict=True):
+    results = [process.communicate(timeout=TIMEOUT) for process in processes]
+    assert len(os.listdir(barrier)) == 2  # both were mid-step together
+    for config, process, (stdout, stderr) in zip(configs, processes, results, strict=True):
         assert process.returncode == 0, stderr[-3000:]
-        assert "rows 16" in stdout
+        assert digests(stdout) == single_process_digests(config, downloads, tmp_path / f"alone-{config}")
+
+
+def test_a_prepare_while_another_is_mid_extraction_gets_what_one_process_gets(downloads, tmp_path):
+    # image is stopped with a picture half-written; paired, which needs the same pictures, prepares
+    # from start to end meanwhile; then image goes on. The archives are listed first, as by a check.
+    cache, go = tmp_path / "cache", tmp_path / "go"
+    os.makedirs(go)
+    imemnet_c.make_plan("paired", downloads, cache_dir=str(cache))
+    image = subprocess.Popen(
+        stepped_load("image", downloads, cache, "--halves", "--barrier", go), stdout=subprocess.PIPE, text=True
+    )
+    try:
+        read_until(image, lambda line, _: line == "step\n")
+        paired = subprocess.run(
+            stepped_load("paired", downloads, cache), capture_output=True, text=True, timeout=TIMEOUT
+        )
+        (go / "paired done").touch()
+        image_output = image.communicate(timeout=TIMEOUT)[0]
+    finally:
+        image.kill()
+    assert paired.returncode == 0, paired.stderr[-3000:]
+    assert digests(paired.stdout) == single_process_digests("paired", downloads, tmp_path / "alone-paired")
+    assert image.returncode == 0
+    assert digests(image_output) == single_process_digests("image", downloads, tmp_path / "alone-image")
 
 
 FULL_DISK = textwrap.dedent(
     """
     set -u
-    mount -t tmpfs -o size=600k tmpfs "$CACHE"
-    "$PYTHON" -c "$PREPARE" > "$OUT/first.log" 2>&1; echo $? > "$OUT/first.rc"
-    mount -o remount,size=64m "$CACHE"
-    "$PYTHON" -c "$PREPARE" > "$OUT/second.log" 2>&1; echo $? > "$OUT/second.rc"
+    mount -t tmpfs -o size="$SIZE" tmpfs "$CACHE" || exit 97
+    "$PYTHON" $LOAD > "$OUT/first.log" 2>&1; echo $? > "$OUT/first.rc"
+    mount -o remount,size=64m "$CACHE" || exit 97
+    "$PYTHON" $LOAD > "$OUT/second.log" 2>&1; echo $? > "$OUT/second.rc"
     """
 )
+FULL_WHILE = {  # the pictures' layout, and a cache_dir small enough to fill up at that point
+    "extracting": ("zip", "600k"),  # the pictures fill it
+    "writing Arrow": ("folder", "16k"),  # nothing extracted: the Arrow files (their paths) fill it
+}
 
 
 @pytest.mark.skipif(shutil.which("unshare") is None, reason="needs unshare (util-linux) to mount a small filesystem")
-def test_a_full_disk_is_a_clear_error_and_leaves_no_corrupt_cache(tmp_path):
+@pytest.mark.parametrize("phase", FULL_WHILE)
+def test_a_full_disk_is_a_clear_error_and_leaves_no_corrupt_cache(tmp_path, phase):
+    layout, size = FULL_WHILE[phase]
     data_dir, cache = tmp_path / "downloads", tmp_path / "cache"
     ids = [f"COCO_train2014_{i:012d}" for i in range(300)]
     sample.write_annotations(str(data_dir), images=[(i, 0.5, 0.5) for i in ids])
-    sample.write_zip(
-        str(data_dir / "emotic.zip"), {f"{i}.jpg": sample.jpeg_bytes(i, size=(96, 96), quality=95) for i in ids}
-    )
+    pictures = {f"{i}.jpg": sample.jpeg_bytes(i, size=(96, 96), quality=95) for i in ids}
+    write_media(str(data_dir), "emotic", layout, pictures)
     os.makedirs(cache)
-    prepare = PREPARE.format(root=ROOT, data_dir=str(data_dir), cache=str(cache), delay=0).replace(
-        'print("checked", flush=True)', "pass"
-    )
     environment = {
         **os.environ,
         "CACHE": str(cache),
+        "SIZE": size,
         "PYTHON": sys.executable,
-        "PREPARE": prepare,
+        "LOAD": " ".join(stepped_load("image", data_dir, cache)[1:]),
         "OUT": str(tmp_path),
     }
     namespace = subprocess.run(
-        ["unshare", "-rm", "sh", "-c", FULL_DISK], env=environment, capture_output=True, text=True
+        ["unshare", "-rm", "sh", "-c", FULL_DISK], env=environment, capture_output=True, text=True, timeout=TIMEOUT
     )
-    if namespace.returncode != 0 and "mount" in namespace.stderr:
-        pytest.skip(f"cannot mount a small filesystem here: {namespace.stderr.strip()}")
+    if namespace.returncode != 0:  # no user namespaces, or no mounting in them (a restricted container)
+        pytest.skip(f"cannot mount a small filesystem here: {namespace.stderr.strip() or namespace.returncode}")
     first = (tmp_path / "first.log").read_text()
     assert (tmp_path / "first.rc").read_text().strip() != "0"
-    assert "No space left on device" in first and "emotic.zip" in first and "cache_dir" in first
+    assert "No space left on device" in first
+    if phase == "extracting":
+        assert "emotic.zip" in first and "cache_dir" in first
+    else:
+        assert "DatasetGenerationError" in first  # datasets' wrapper of an error while writing a split
     assert (tmp_path / "second.rc").read_text().strip() == "0", (tmp_path / "second.log").read_text()[-3000:]
-    assert "rows 300" in (tmp_path / "second.log").read_text()
+    assert digests((tmp_path / "second.log").read_text()) == single_process_digests("image", data_dir, tmp_path / "c")
 
 
 CACHE_REFUSALS = {  # errno: what the error says
@@ -412,3 +487,27 @@ def test_a_cache_that_refuses_writes_is_named_with_the_real_cause_not_the_archiv
     assert "cache_dir=" in message
     if refusal != errno.EDQUOT:
         assert f"cannot write {'the listing' if streaming else 'the member'}" in message
+
+
+def test_a_full_disk_while_the_arrow_files_are_written_is_an_error_and_the_next_run_completes(
+    load, downloads, tmp_path, monkeypatch
+):
+    # A fault injected in datasets' writer, which runs where no file system can be mounted (the test
+    # above fills a small tmpfs): the second table, validation's, finds the disk full after train's.
+    write_table, tables = datasets.arrow_writer.ArrowWriter.write_table, []
+
+    def write_to_a_full_disk(writer, *args, **kwargs):
+        tables.append(writer)
+        if len(tables) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return write_table(writer, *args, **kwargs)
+
+    monkeypatch.setattr(datasets.arrow_writer.ArrowWriter, "write_table", write_to_a_full_disk)
+    with pytest.raises(Exception) as error:  # datasets wraps it in a DatasetGenerationError
+        load("paired", downloads)
+    assert "No space left on device" in chain(error.value) and len(tables) == 2
+    monkeypatch.undo()
+    expected = load("paired", SAMPLE)  # another data_dir: its own prepared cache
+    assert {split: content(ds) for split, ds in load("paired", downloads).items()} == {
+        split: content(ds) for split, ds in expected.items()
+    }

@@ -2,18 +2,22 @@
 streaming, with the declared features and the same content."""
 
 import filecmp
+import io
 import os
 import re
 import subprocess
 import sys
+import wave
 
 import datasets
+import numpy
 import pytest
 from conftest import DATASETS_RUNS_SCRIPTS, ROOT, SAMPLE, SAMPLE_COUNTS, SCRIPT, by_id, content
 
 from imemnet_c_tools import sample
 
 FLOAT = datasets.Value("float32")
+MODES = pytest.mark.parametrize("streaming", [False, True], ids=["prepared", "streaming"])
 STRING = datasets.Value("string")
 
 
@@ -71,24 +75,34 @@ def test_image_examples_follow_image_va_csv_row_by_row(load):
     assert decoded.size == (48, 32) and decoded.mode == "RGB"
 
 
-def test_a_repeated_image_id_gives_one_example_per_row_with_the_file_of_that_name(load):
-    train = load("image", SAMPLE)["train"]
+@MODES
+def test_a_repeated_image_id_gives_one_example_per_row_with_the_file_of_that_name(load, streaming):
+    train = load("image", SAMPLE, streaming=streaming)["train"]
     rows = [e for e in train if e["image_id"] == sample.REPEATED_IAPS_ID]
     assert len(rows) == 2
     assert rows[0]["valence"] != rows[1]["valence"]
     assert rows[0]["image"].tobytes() == rows[1]["image"].tobytes()
 
 
-def test_music_examples_carry_song_id_caption_and_native_rate_audio(load):
+@MODES
+def test_music_examples_carry_song_id_caption_and_native_rate_audio(load, streaming):
     _, clips, _ = sample.sample_annotations()
-    train = by_id(load("music", SAMPLE)["train"], "clip_id")
+    train = by_id(load("music", SAMPLE, streaming=streaming)["train"], "clip_id")
     assert set(train) == set(sample.CLIP_IDS)
     for clip_id, valence, arousal, caption in clips:
         example = train[clip_id]
         assert example["song_id"] == clip_id.split("-")[0]
         assert example["caption"] == caption  # commas, quotes, a line break and non-ASCII intact
         assert example["valence"] == pytest.approx(valence) and example["arousal"] == pytest.approx(arousal)
-        assert example["audio"]["sampling_rate"] == 16000 and len(example["audio"]["array"]) == 4000
+        assert example["audio"]["sampling_rate"] == 16000
+        decoded = (numpy.asarray(example["audio"]["array"]) * 32768).round().astype("int16")
+        assert decoded.tolist() == source_samples(sample.wav_bytes(clip_id)).tolist()  # the WAV's own samples
+
+
+def source_samples(wav):
+    """The 16-bit samples a mono WAV file holds."""
+    with wave.open(io.BytesIO(wav)) as clip:
+        return numpy.frombuffer(clip.readframes(clip.getnframes()), "<i2")
 
 
 def test_paired_keeps_every_line_with_its_published_score_and_null_va_for_unannotated_ids(load):

@@ -32,7 +32,11 @@ def test_the_other_datasets_version_gives_identical_content_for_every_config(tmp
     )
     assert peer.returncode == 0, peer.stderr[-3000:]
     peer_version = subprocess.run(
-        [PEER, "-c", "import datasets; print(datasets.__version__)"], capture_output=True, text=True, check=True
+        [PEER, "-c", "import datasets; print(datasets.__version__)"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
     ).stdout.strip()
 
     assert peer_version != datasets.__version__, "the peer environment has the same datasets version"
@@ -49,7 +53,7 @@ def test_a_folder_exported_on_the_other_version_loads_here_with_the_same_content
     command = export_command(
         PEER, SAMPLE, out, "--cache-dir", tmp_path / "peer", "--config", "image", "music", "paired"
     )
-    peer = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+    peer = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=900)
     assert peer.returncode == 0, peer.stderr[-3000:]
     for config, script_config in (("image", "image"), ("music", "music"), ("paired", "paired_annotations")):
         exported = datasets.load_dataset(str(out), config, cache_dir=str(tmp_path / "parquet-cache"))
