@@ -13,6 +13,7 @@ import importlib
 import io
 import json
 import lzma
+import operator
 import os
 import re
 import shutil
@@ -918,12 +919,17 @@ class Plan(NamedTuple):
         table = self.tables[split][self.config.own_input(split)[0]]
         id_fields = MEDIA_ID_FIELDS[self.config.own_input(split)[0]]
         located, missing = [], {modality: set() for modality in id_fields}
+        lookups = [
+            (modality, operator.attrgetter(field), self.media.locations[modality])
+            for modality, field in id_fields.items()
+        ]
         for row in table.rows:
-            where = {modality: self.media.locations[modality].get(getattr(row, f)) for modality, f in id_fields.items()}
-            for modality, location in where.items():
-                if location is None:
-                    missing[modality].add(getattr(row, id_fields[modality]))
-            if all(where.values()):
+            where = {modality: found.get(media_id(row)) for modality, media_id, found in lookups}
+            if None in where.values():
+                for modality, media_id, _ in lookups:
+                    if where[modality] is None:
+                        missing[modality].add(media_id(row))
+            else:
                 located.append((row, where))
         if not any(missing.values()):
             return located
@@ -1115,7 +1121,8 @@ class Media:
         media lie in (pairs: by clip, so that each archive is read front to back and each clip once)."""
         if not self.extracted:
             located = sorted(
-                located, key=lambda row_where: [(where.container, where.offset or 0) for where in row_where[1].values()]
+                located,
+                key=lambda row_where: tuple((where.container, where.offset or 0) for where in row_where[1].values()),
             )
         return _chunks(located, rows_per_shard)
 
@@ -1430,17 +1437,15 @@ class Archive:
         then the archive is listed again."""
         try:
             with open(os.path.join(self.folder, "index.json"), "rb") as f:
-                index = _parsed_json(f.read())
+                content = f.read()
+            index = _parsed_json(content)
             if index["version"] != _INDEX_VERSION or index["archive"] != self.path:
                 return None
             data_size = self._checked_seek_points(index["seek_points"])
-            members = [Location(self.path, name, size, offset) for name, size, offset in index["members"]]
+            members = _trusted_members(content, self.path, self.is_zip, data_size)
             left_out, problems, encrypted = index["left_out"], index["problems"], index["encrypted"]
             trusted = (
-                all(
-                    isinstance(m.member, str) and not _unsafe(m.member) and _fits(m, data_size, self.is_zip)
-                    for m in members
-                )
+                members is not None
                 and all(isinstance(name, str) and isinstance(reason, str) for name, reason in left_out)
                 and (problems is None if self.is_zip else _is_text_dict(problems))
                 and all(isinstance(name, str) for name in encrypted)
@@ -1452,7 +1457,7 @@ class Archive:
         for _, reason in left_out:
             logger.warning(f"{self.path}: {reason}")
         self.problems, self.encrypted = problems, encrypted
-        return members
+        return list(members)
 
     def _checked_seek_points(self, kept):
         """The size of the data a member's offset and size must fit in (None where it is unknown
@@ -1467,11 +1472,8 @@ class Archive:
             os.path.join(self.folder, name), size
         ):
             raise ValueError(f"seek points {name!r} are not this folder's")
-        with rapidgzip.open(self.path, parallelization=0) as stream:
-            stream.import_index(os.path.join(self.folder, name))  # damaged: "Magic bytes do not match!"
-            data_size = stream.seek(0, io.SEEK_END)
         self.seek_points = os.path.join(self.folder, name)
-        return data_size
+        return _uncompressed_size(self.path, self.seek_points, os.stat(self.seek_points).st_mtime_ns)
 
     def _listed(self, extract):
         """Lists the archive in one pass, extracting what `extract` picks on the way, and keeps the listing."""
@@ -1658,6 +1660,24 @@ def _parsed_json(content):
     return json.loads(content)
 
 
+@functools.lru_cache(maxsize=8)
+def _trusted_members(content, path, is_zip, data_size):
+    """A kept listing's members, or None if one is not what a listing writes (a name the listing's
+    filter refuses, an offset or size outside the archive's data): checked once per process and content."""
+    members = tuple(Location(path, name, size, offset) for name, size, offset in _parsed_json(content)["members"])
+    trusted = all(isinstance(m.member, str) and not _unsafe(m.member) and _fits(m, data_size, is_zip) for m in members)
+    return members if trusted else None
+
+
+@functools.lru_cache(maxsize=8)
+def _uncompressed_size(path, seek_points, modified):
+    """The size of a tar.gz's data, from its seek points, which must import (damaged ones raise
+    "Magic bytes do not match!"): once per process and version of the seek points."""
+    with rapidgzip.open(path, parallelization=0) as stream:
+        stream.import_index(seek_points)
+        return stream.seek(0, io.SEEK_END)
+
+
 class _UnreadableArchive(ValueError):
     """A download in data_dir that cannot be read as the archive its name says."""
 
@@ -1693,8 +1713,8 @@ def _modality_of(name):
 
 def _unsafe(name):
     """Why a member is left out (its path points outside the extraction, or it is an archive), or None."""
-    parts = re.split(r"[\\/]", name)
-    if name.startswith(("/", "\\")) or re.match(r"[A-Za-z]:", name) or ".." in parts:
+    dotdot = ".." in name and ".." in re.split(r"[\\/]", name)  # split only names that may hold it
+    if name.startswith(("/", "\\")) or name[1:2] == ":" and name[:1].isalpha() or dotdot:
         return f"left out the member {name!r}, whose path points outside the archive."
     if name.lower().endswith(_ARCHIVE_EXTENSIONS):
         return f"the archive {name!r} inside it is not opened; extract it into data_dir to use it."
