@@ -22,7 +22,7 @@ import statistics
 import time
 import uuid
 
-from benchmarks import fullcount
+from benchmarks import fullcount, sections
 
 FULL = 0
 SECTION, END = "## Every command at full count (issue 15)", "## How to rerun"
@@ -250,7 +250,6 @@ def report(by_version, command_line):
 
 
 def main(args):
-    import glob
     import json
     import platform
 
@@ -266,17 +265,5 @@ def main(args):
         }
         with open(path, "w") as f:
             json.dump(results, f, indent=1)
-    by_version = {}
-    for found in sorted(glob.glob(os.path.join(args.work, "full-datasets-*.json"))):
-        with open(found) as f:
-            by_version[os.path.basename(found)[len("full-datasets-") : -len(".json")]] = json.load(f)
-    section = report(by_version, "python -m benchmarks.bench --full-count")
-    with open(args.out, encoding="utf-8") as f:
-        text = f.read()
-    before, found, rest = text.partition("\n" + SECTION)
-    after = rest.partition("\n" + END)[2] if found else text.partition("\n" + END)[2]
-    if not found:
-        before = text.partition("\n" + END)[0]
-    with open(args.out, "w", encoding="utf-8") as f:
-        f.write(before.rstrip("\n") + "\n\n" + section + "\n" + END + after)
-    print(f"Wrote {args.out}")
+    by_version = sections.results_by_version(args.work, "full-datasets-")
+    sections.rewrite_section(args.out, SECTION, END, report(by_version, "python -m benchmarks.bench --full-count"))

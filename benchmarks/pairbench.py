@@ -277,13 +277,12 @@ PAIRS_SECTION, PAIRS_END = "## Training pairs at realistic size and at full coun
 
 
 def main(args):
-    import glob
     import json
     import platform
 
     import datasets
 
-    from benchmarks import fullcount
+    from benchmarks import fullcount, sections
 
     os.makedirs(args.work, exist_ok=True)
     results = {"python": platform.python_version(), "cores": os.cpu_count()}
@@ -297,20 +296,8 @@ def main(args):
             results = {**json.load(f), **results}
     with open(path, "w") as f:
         json.dump(results, f, indent=1)
-    by_version = {}
-    for found in sorted(glob.glob(os.path.join(args.work, "pairs-datasets-*.json"))):
-        with open(found) as f:
-            by_version[os.path.basename(found)[len("pairs-datasets-") : -len(".json")]] = json.load(f)
-    section = pairs_report(by_version)
-    with open(args.out, encoding="utf-8") as f:
-        text = f.read()
-    before, found, rest = text.partition("\n" + PAIRS_SECTION)
-    after = rest.partition("\n" + PAIRS_END)[2] if found else text.partition("\n" + PAIRS_END)[2]
-    if not found:
-        before = text.partition("\n" + PAIRS_END)[0]
-    with open(args.out, "w", encoding="utf-8") as f:
-        f.write(before.rstrip("\n") + "\n\n" + section + "\n" + PAIRS_END + after)
-    print(f"Wrote {args.out}")
+    by_version = sections.results_by_version(args.work, "pairs-datasets-")
+    sections.rewrite_section(args.out, PAIRS_SECTION, PAIRS_END, pairs_report(by_version))
 
 
 def _median(trials, *keys):
