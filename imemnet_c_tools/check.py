@@ -85,11 +85,12 @@ def check(data_dir, configs=CONFIGS, cache_dir=None):
     if any(imemnet_c.AUDIO in imemnet_c.ImemnetC.builder_configs[name].modalities for name in configs):
         report["audio_backend"] = imemnet_c.audio_backend_problem() or "ok"
     media = [plan.media for plan in plans.values()]
+    located = _located(media)
     report["sources"] = _sources(media, data_dir)
-    report["archives"] = _archives(media, unreadable_archives)
-    report["folders"], report["ignored_files"] = _loose_files(media, data_dir)
+    report["archives"] = _archives(media, located, unreadable_archives)
+    report["folders"], report["ignored_files"] = _loose_files(media, located, data_dir)
     if plans:
-        report["disk"] = _disk(plans, cache_root)
+        report["disk"] = _disk(plans, located, cache_root)
     report["complete"] = (  # the download; whether this environment decodes audio is reported beside it
         all("error" not in config and not config["absent_splits"] for config in report["configs"].values())
         and all(not source["missing"] and not source["unreadable"] for source in report["sources"].values())
@@ -119,10 +120,10 @@ def _sources(media, data_dir):
     sources = {}
 
     def source(modality, media_id):
-        return sources.setdefault(
-            source_of(modality, media_id),
-            {"expected": 0, "found": 0, "missing": [], "unreadable": {}, "two_files": {}},
-        )
+        name = source_of(modality, media_id)
+        if name not in sources:
+            sources[name] = {"expected": 0, "found": 0, "missing": [], "unreadable": {}, "two_files": {}}
+        return sources[name]
 
     media = [config_media for config_media in media if config_media]
     needed = {}  # (modality, id): (its location or None, the config's media); every config finds the same files
@@ -159,11 +160,11 @@ def _located(media):
     return [(m, location) for m in filter(None, media) for by_id in m.locations.values() for location in by_id.values()]
 
 
-def _archives(media, unreadable_archives):
+def _archives(media, located, unreadable_archives):
     """Per archive in data_dir: used (how many members), ignored, encrypted or unreadable (why)."""
     archives = {path: {"status": "unreadable", "why": why} for path, why in unreadable_archives.items()}
     used = collections.defaultdict(set)
-    for _, location in _located(media):
+    for _, location in located:
         if location.member is not None:
             used[location.container].add(location.member)
     listed = {path: archive for m in filter(None, media) for path, archive in m.listed.items()}
@@ -183,9 +184,9 @@ def _archives(media, unreadable_archives):
     return dict(sorted(archives.items()))
 
 
-def _loose_files(media, data_dir):
+def _loose_files(media, located, data_dir):
     """The folders whose files are used (how many), and the files outside archives that are not."""
-    used = {location.container for _, location in _located(media) if location.member is None}
+    used = {location.container for _, location in located if location.member is None}
     found = {path for m in filter(None, media) for path in m.loose}
     folders = collections.Counter(os.path.relpath(os.path.dirname(path), data_dir) for path in sorted(used))
     ignored = [
@@ -208,12 +209,12 @@ def _links(files, data_dir):
     }
 
 
-def _disk(plans, cache_root):
+def _disk(plans, located, cache_root):
     """What a prepare of these configs writes into the cache: the archive members they use that are
     not extracted yet, and about the size of the Arrow files, against the free space there."""
     extracted = {
         m.listed[location.container].extracted(location.member): location.size
-        for m, location in _located([plan.media for plan in plans.values()])
+        for m, location in located
         if location.member is not None
     }
     rows = sum(len(plan.rows(split)) for plan in plans.values() for split in plan.tables)
