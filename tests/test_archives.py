@@ -311,11 +311,15 @@ def indexing(data_dir, cache, delay):
     return [sys.executable, "-c", script]
 
 
-def test_a_run_killed_while_indexing_then_rerun_gives_the_full_result(downloads, tmp_path):
-    clips_as_tar_gz(downloads)
+# A plain tar too: a tar.gz's listing kept before its pass ended would lack its seek points and be
+# refused for that alone.
+@pytest.mark.parametrize("archive", ["tar.gz", "tar"])
+def test_a_run_killed_while_indexing_then_rerun_gives_the_full_result(downloads, tmp_path, archive):
+    if archive == "tar.gz":
+        clips_as_tar_gz(downloads)
     cache = tmp_path / "cache"
     process = subprocess.Popen(indexing(downloads, cache, delay=0.2), stdout=subprocess.PIPE, text=True)
-    kill_when(process, lambda line, count: line.startswith("member") and count == 3)  # mid-way through the tar.gz
+    kill_when(process, lambda line, count: line.startswith("member") and count == 3)  # mid-way through the archive
     assert process.returncode == -signal.SIGKILL
     rerun = subprocess.run(indexing(downloads, cache, delay=0), capture_output=True, text=True, timeout=TIMEOUT)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
