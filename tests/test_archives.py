@@ -140,6 +140,12 @@ def edit_listing(index, edit, tmp_path):
         listing["left_out"] = [["inner.zip", 7]]
     elif edit == "another archive's listing":
         listing["archive"] = str(tmp_path / "elsewhere.tar.gz")
+    elif edit == "media check malformed":
+        listing["problems"] = {name: 7}
+    elif edit == "encrypted entry malformed":
+        listing["encrypted"] = [7]
+    elif edit == "an older version's listing":  # whose left-out reasons were str.format templates
+        listing["version"] -= 1
     else:  # damaged seek points of the right size
         path = os.path.join(folder, listing["seek_points"][0])
         damaged = os.urandom(os.path.getsize(path))
@@ -157,6 +163,9 @@ def edit_listing(index, edit, tmp_path):
         "offset beyond the archive",
         "left-out entry malformed",
         "another archive's listing",
+        "media check malformed",
+        "encrypted entry malformed",
+        "an older version's listing",
         "damaged seek points",
     ],
 )
