@@ -242,6 +242,16 @@ def test_a_second_check_reads_no_archive_or_media_file_and_a_changed_file_is_che
     assert check(capsys, downloads, *cache)[0] == 1 and opened == [str(picture)] * 2
 
 
+def test_kept_verdicts_that_are_not_what_a_check_writes_are_not_trusted(capsys, downloads, cache, monkeypatch):
+    assert check(capsys, downloads, *cache)[0] == 0
+    folders = os.path.join(cache[1], imemnet_c.ARCHIVE_CACHE, "folders")
+    for name in os.listdir(folders):  # each verdict replaced by a number, as an edit in a shared cache could
+        kept = json.load(open(os.path.join(folders, name)))
+        json.dump({file: [stamp, 7] for file, (stamp, _) in kept.items()}, open(os.path.join(folders, name), "w"))
+    opened = media_opens(monkeypatch)
+    assert check(capsys, downloads, *cache)[0] == 0 and opened  # the loose files checked anew
+
+
 def without_audio_backend(monkeypatch):
     """As if the audio backend of the installed datasets could not be imported."""
     monkeypatch.setitem(sys.modules, imemnet_c._AUDIO_BACKEND["modules"][-1], None)
