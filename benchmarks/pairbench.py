@@ -311,6 +311,11 @@ def _median(trials, *keys):
     return statistics.median(get(t) for t in trials)
 
 
+def _row(by_version, versions, part, name, fmt, *keys):
+    """A table row: `name`, then per version the median over `part`'s trials of the value at `keys`."""
+    return [name, *(fmt.format(_median(by_version[v][part]["trials"], *keys)) for v in versions)]
+
+
 def _met(value, target, at_most=True):
     return "met" if (value <= target if at_most else value >= target) else "missed"
 
@@ -346,7 +351,7 @@ def pairs_report(by_version):
         header = ["", *cache_versions]
 
         def row(name, fmt, *keys):
-            return [name, *(fmt.format(_median(by_version[v]["cache"]["trials"], *keys)) for v in cache_versions)]
+            return _row(by_version, cache_versions, "cache", name, fmt, *keys)
 
         rows = [
             ["runs", *(str(by_version[v]["cache"]["runs"]) for v in cache_versions)],
@@ -407,7 +412,7 @@ def pairs_report(by_version):
         ]
 
         def frow(name, fmt, *keys):
-            return [name, *(fmt.format(_median(by_version[v]["fullcount"]["trials"], *keys)) for v in full_versions)]
+            return _row(by_version, full_versions, "fullcount", name, fmt, *keys)
 
         rows = [
             ["runs", *(str(by_version[v]["fullcount"]["runs"]) for v in full_versions)],
