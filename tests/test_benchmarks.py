@@ -1,7 +1,15 @@
 """The benchmarks' report: each mode rewrites its own section of BENCHMARKS.md and keeps the others,
-and the full-count table says, per command, how the cost per item grows against its targets."""
+the full-count table says, per command, how the cost per item grows against its targets, and the
+seek-point benchmark runs as BENCHMARKS.md shows it."""
+
+import json
+import subprocess
+import sys
+
+from conftest import ROOT
 
 from benchmarks import fullbench, sections
+from imemnet_c_tools import sample
 
 
 def test_a_rerun_rewrites_its_own_section_of_the_report_and_keeps_the_others(tmp_path):
@@ -26,3 +34,22 @@ def test_the_full_count_table_gives_each_commands_cost_per_item_and_its_growth(t
     row = next(line for line in text.splitlines() if line.startswith("| check, warm |"))
     assert row == "| check, warm | 100,000 | 2.000 | 1.000 | 0.50 | 300 |"  # ms per item at 1K and full, full / 1K, MB
     assert "Streamed `paired`, one by one, at full count: 100.0 s, 1.00x `paired_annotations`" in text
+
+
+def test_the_seek_point_benchmark_runs_as_benchmarks_md_shows_it(tmp_path):
+    archive = tmp_path / "clips.tar.gz"
+    clips = {f"clips/{n}-9.wav": sample.wav_bytes(f"{n}-9", seconds=2.0) for n in range(8)}
+    sample.write_tar(str(archive), clips, compress=True)
+    command = [sys.executable, "-m", "benchmarks.seekpoints", str(archive), "--chunk-mib", "4", "8"]
+    out = subprocess.run(
+        [*command, "--reads", "3", "--parallelization", "0", "1"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    ).stdout
+    rows = json.loads(out.splitlines()[-1])
+    assert [(row["chunk_mib"], row["threads"]) for row in rows] == [(4, 0), (4, 1), (8, 0), (8, 1)]
+    assert all(row["index_mb"] > 0 and row["read_median_ms"] > 0 for row in rows)
+    assert "| 4 MiB | 1 |" in out and "at 45 GB (MB)" in out
