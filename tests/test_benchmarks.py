@@ -8,7 +8,7 @@ import sys
 
 from conftest import ROOT
 
-from benchmarks import fullbench, sections
+from benchmarks import bench, fullbench, sections
 from imemnet_c_tools import sample
 
 
@@ -53,3 +53,14 @@ def test_the_seek_point_benchmark_runs_as_benchmarks_md_shows_it(tmp_path):
     assert [(row["chunk_mib"], row["threads"]) for row in rows] == [(4, 0), (4, 1), (8, 0), (8, 1)]
     assert all(row["index_mb"] > 0 and row["read_median_ms"] > 0 for row in rows)
     assert "| 4 MiB | 1 |" in out and "at 45 GB (MB)" in out
+
+
+def test_the_full_count_mode_with_no_count_rewrites_its_section_from_the_kept_results(tmp_path):
+    trial = {name: {"seconds": 1.0, "items": 1000, "peak_rss_mb": 200.0} for name, _, _ in fullbench.COMMANDS}
+    (tmp_path / "full-datasets-3.6.0.json").write_text(json.dumps({"counts": {"0": [trial]}}))
+    out = tmp_path / "BENCHMARKS.md"
+    out.write_text("# Benchmarks\n\n## How to rerun\n\nmake bench-full\n")
+    bench.main(["--full-count", "--counts", "--work", str(tmp_path), "--out", str(out)])
+    text = out.read_text()
+    assert text.index(fullbench.SECTION) < text.index("## How to rerun")
+    assert "| check, cold | 1,000 | 1.000 | n/a | 200 |" in text  # no 1K run: no ratio
