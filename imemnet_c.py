@@ -1156,12 +1156,12 @@ class Media:
         check needs (its header and, for pictures, its last bytes), and the verdict is kept in the
         cache under what it was made from (the file's size and modification time; the zip's
         listing): an unchanged download is not read again, a changed file is checked anew."""
-        verdicts = {}  # per file of kept verdicts: a folder's loose files, or a zip's members
+        verdicts = {}  # the kept verdicts of each folder of loose files and of each zip, read once
 
-        def kept(path):
-            if path not in verdicts:
-                verdicts[path] = _KeptVerdicts(path)
-            return verdicts[path]
+        def kept(container, path):
+            if container not in verdicts:
+                verdicts[container] = _KeptVerdicts(path())
+            return verdicts[container]
 
         with self.reader() as members:
 
@@ -1169,13 +1169,13 @@ class Media:
                 if location.member is None:
                     folder, _, name = location.container.rpartition("/")
                     stat = os.stat(location.container)
-                    return kept(f"{self.cache_root}/{ARCHIVE_CACHE}/folders/{_digest(folder)}.json").verdict(
-                        name, [stat.st_size, stat.st_mtime_ns], lambda: _problem_of_file(location, modality)
-                    )
+                    return kept(
+                        folder, lambda: f"{self.cache_root}/{ARCHIVE_CACHE}/folders/{_digest(folder)}.json"
+                    ).verdict(name, [stat.st_size, stat.st_mtime_ns], lambda: _problem_of_file(location, modality))
                 archive = self.listed[location.container]
                 if archive.problems is not None:
                     return archive.problems.get(location.member)
-                return kept(f"{archive.folder}/checks.json").verdict(
+                return kept(archive.folder, lambda: f"{archive.folder}/checks.json").verdict(
                     location.member,
                     [location.size, location.offset],
                     lambda: _problem_of_member(location, modality, members),
