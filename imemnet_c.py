@@ -243,7 +243,7 @@ def _inputs_digest(config):
     if config.data_dir:
         folder = os.path.abspath(os.path.expanduser(config.data_dir))
         found = data_dir_files(folder).paths
-    local, inputs = _AnnotationFiles(found, dl_manager=None)._local, []
+    local, inputs = _local_annotation_files(found), []
     for name in config.annotation_files:
         if name in local:
             with open(local[name], "rb") as f:
@@ -716,9 +716,7 @@ class _AnnotationFiles:
     downloaded from."""
 
     def __init__(self, found, dl_manager):
-        self._local = {}
-        for path in sorted(found, key=lambda p: (p.count(os.sep), p)):
-            self._local.setdefault(os.path.basename(path), path)
+        self._local = _local_annotation_files(found)
         self._dl_manager = dl_manager
         self._tables = {}
         self.origins = {}
@@ -751,6 +749,14 @@ def _parsed(parser, path, content_digest):
     """An annotation file's table, parsed once per process and content: the configs of one check,
     and the epochs of a training run, share it (tables are immutable)."""
     return parser(path)
+
+
+def _local_annotation_files(found):
+    """{file name: its path} of data_dir's files, the shallowest (then first by name) of each name."""
+    local = {}
+    for path in sorted(found, key=lambda p: (p.count(os.sep), p)):
+        local.setdefault(os.path.basename(path), path)
+    return local
 
 
 class _UnavailableAnnotations(ConnectionError):
@@ -1129,22 +1135,22 @@ class Media:
     def read(self, shards, skip_unreadable):
         """(row, {modality name: file}) for every row of the shards whose media files are readable."""
         skipped, checked = 0, self._checked  # each file's problem, by location: pairs share their clips and pictures
-        with self.reader() as members:
-            for shard in shards:
-                for row, where in shard.rows:
-                    files, problems = {}, []
-                    for modality, location in where.items():
-                        file = files[modality.name] = self.file(location, members)
-                        if location not in checked:
-                            with _opened(file) as stream:
-                                checked[location] = media_problem(stream, location.size, file["path"], modality)
-                        problems.append(checked[location])
-                    if any(problems):
-                        if not skip_unreadable:
-                            raise ValueError(next(p for p in problems if p) + _UNREADABLE_ADVICE)
-                        skipped += 1
-                        continue
-                    yield row, files
+        members = self.reader()
+        for shard in shards:
+            for row, where in shard.rows:
+                files, problems = {}, []
+                for modality, location in where.items():
+                    file = files[modality.name] = self.file(location, members)
+                    if location not in checked:
+                        with _opened(file) as stream:
+                            checked[location] = media_problem(stream, location.size, file["path"], modality)
+                    problems.append(checked[location])
+                if any(problems):
+                    if not skip_unreadable:
+                        raise ValueError(next(p for p in problems if p) + _UNREADABLE_ADVICE)
+                    skipped += 1
+                    continue
+                yield row, files
         if skipped:
             logger.warning(f"missing_media='skip': left out {skipped} examples whose media files are unreadable.")
 
@@ -1163,25 +1169,25 @@ class Media:
                 verdicts[container] = _KeptVerdicts(path())
             return verdicts[container]
 
-        with self.reader() as members:
+        members = self.reader()
 
-            def problem(location, modality):
-                if location.member is None:
-                    folder, _, name = location.container.rpartition("/")
-                    stat = os.stat(location.container)
-                    return kept(
-                        folder, lambda: f"{self.cache_root}/{ARCHIVE_CACHE}/folders/{_digest(folder)}.json"
-                    ).verdict(name, [stat.st_size, stat.st_mtime_ns], lambda: _problem_of_file(location, modality))
-                archive = self.listed[location.container]
-                if archive.problems is not None:
-                    return archive.problems.get(location.member)
-                return kept(archive.folder, lambda: f"{archive.folder}/checks.json").verdict(
-                    location.member,
-                    [location.size, location.offset],
-                    lambda: _problem_of_member(location, modality, members),
-                )
+        def problem(location, modality):
+            if location.member is None:
+                folder, _, name = location.container.rpartition("/")
+                stat = os.stat(location.container)
+                return kept(
+                    folder, lambda: f"{self.cache_root}/{ARCHIVE_CACHE}/folders/{_digest(folder)}.json"
+                ).verdict(name, [stat.st_size, stat.st_mtime_ns], lambda: _problem_of_file(location, modality))
+            archive = self.listed[location.container]
+            if archive.problems is not None:
+                return archive.problems.get(location.member)
+            return kept(archive.folder, lambda: f"{archive.folder}/checks.json").verdict(
+                location.member,
+                [location.size, location.offset],
+                lambda: _problem_of_member(location, modality, members),
+            )
 
-            yield problem
+        yield problem
         for kept_verdicts in verdicts.values():
             kept_verdicts.keep()
 
@@ -1195,7 +1201,7 @@ class Media:
         return {"path": location.member, "bytes": members.read(location)}
 
     def reader(self):
-        """A `MemberReader` of the archives these media use: `with media.reader() as members: ...`."""
+        """A `MemberReader` of the archives these media use."""
         return MemberReader(self.archives)
 
 
@@ -1341,7 +1347,8 @@ class Archive:
         self.compression = _compression(path)
         # By the leading bytes first: zipfile looks for a zip's end record near the file's end, where a
         # tar whose last member is a small zip holds one.
-        self.is_zip = not self.compression and not tarfile.is_tarfile(path) and zipfile.is_zipfile(path)
+        self.is_tar = bool(self.compression) or tarfile.is_tarfile(path)
+        self.is_zip = not self.is_tar and zipfile.is_zipfile(path)
         self.seek_points = None  # the tar.gz index file, once listed
         self.encrypted = []  # a zip's password-protected members, once listed: left out of the members
         self.problems = None  # a tar's media checks, once listed: {member: what makes it unusable}
@@ -1533,7 +1540,7 @@ class Archive:
     def _tar_entries(self):
         """A tar's regular files in one pass, with how far into the archive file each lies; a tar.gz
         through rapidgzip, whose seek points it keeps."""
-        if not self.compression and not tarfile.is_tarfile(self.path):
+        if not self.is_tar:
             raise ValueError("it is neither a zip nor a tar archive")
         with contextlib.ExitStack() as stack:
             if self.compression == "gzip":
@@ -1606,17 +1613,11 @@ class Archive:
 class MemberReader:
     """Reads archive members by location; the last member read from each archive is kept, so that
     consecutive pairs of one clip read it once. Each archive is opened once per process and stays
-    open (see `_opener`); the `with` block is kept for the readers that used to close them."""
+    open until it ends (see `_opener`)."""
 
     def __init__(self, archives):
         self._archives = archives
         self._last = {}
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        pass
 
     def read(self, location):
         last = self._last.get(location.container)

@@ -124,12 +124,12 @@ def read_media(data_dir, cache):
     plan = imemnet_c.make_plan("paired", data_dir, cache_dir=cache, missing_media="skip")
     shards = plan.media.shards(plan.located("train"), plan.config.rows_per_shard)
     start, items = time.time(), 0
-    with plan.media.reader() as members:
-        for shard in shards:
-            for _, where in shard.rows:
-                for location in where.values():
-                    plan.media.file(location, members)
-                items += 1
+    members = plan.media.reader()
+    for shard in shards:
+        for _, where in shard.rows:
+            for location in where.values():
+                plan.media.file(location, members)
+            items += 1
     return _result(start, items)
 
 

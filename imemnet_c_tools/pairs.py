@@ -314,9 +314,9 @@ def _pair_columns(items, images, clips, scores):
 def _generate(items, images, clips, scores):
     """The columns of decoded pairs: their media as paths (extracted) or bytes (read in place)."""
     image_media, clip_media = items.media
-    with image_media.reader() as image_members, clip_media.reader() as clip_members:
-        image_files = [image_media.file(items.image_sources[i], image_members) for i in images.tolist()]
-        clip_files = [clip_media.file(items.clip_sources[c], clip_members) for c in clips.tolist()]
+    image_members, clip_members = image_media.reader(), clip_media.reader()
+    image_files = [image_media.file(items.image_sources[i], image_members) for i in images.tolist()]
+    clip_files = [clip_media.file(items.clip_sources[c], clip_members) for c in clips.tolist()]
     return {**_pair_columns(items, images, clips, scores), "image": image_files, "audio": clip_files}
 
 
