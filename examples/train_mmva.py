@@ -32,10 +32,10 @@ import torch
 from datasets.distributed import split_dataset_by_node
 from torchdata.stateful_dataloader import StatefulDataLoader
 
+from imemnet_c_tools import sample
 from imemnet_c_tools.pairs import preprocess, va_pairs
 
 SIDE, RATE, SECONDS, WORDS, VOCABULARY = 32, 16000, 0.25, 16, 1024
-SAMPLE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "sample")
 
 
 def picture_pixels(picture):
@@ -180,7 +180,7 @@ def train(args):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data-dir", default=SAMPLE, help="your downloads (default: the bundled sample)")
+    parser.add_argument("--data-dir", default=sample.SAMPLE, help="your downloads (default: the bundled sample)")
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--workers", type=int, default=2, help="DataLoader worker processes per rank")
     parser.add_argument("--batch-size", type=int, default=8)

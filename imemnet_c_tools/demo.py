@@ -27,7 +27,7 @@ def demo(data_dir):
     """Returns 1 if audio could not be decoded here (music and paired then say how to get it), else 0."""
     audio_problem = imemnet_c.audio_backend_problem()
     for config in ("image", "music", "paired"):
-        if audio_problem and config != "image":
+        if audio_problem and imemnet_c.AUDIO in imemnet_c.ImemnetC.builder_configs[config].modalities:
             print(f"{config}: not loaded. {audio_problem}")
             continue
         prepared = imemnet_c.load(config, data_dir)
