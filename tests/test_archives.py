@@ -214,6 +214,27 @@ def test_a_prepared_dataset_outlives_a_relisting_of_its_archives_and_the_archive
     assert content(load("image", downloads)["train"]) == expected
 
 
+def test_an_old_extraction_goes_at_the_first_listing_after_the_dataset_reading_it_is_deleted(load, downloads, tmp_path):
+    touched, cache = downloads / "emotic.zip", tmp_path / "cache"
+
+    def extraction():  # the cache folder of emotic.zip's current version
+        return imemnet_c.Archive(str(touched), str(cache)).folder
+
+    def touch_and_list_again():
+        os.utime(touched, ns=(touched.stat().st_atime_ns, touched.stat().st_mtime_ns + 10**9))
+        check.check(str(downloads), ["image"], cache_dir=str(cache))
+
+    prepared = os.path.dirname(load("image", downloads)["train"].cache_files[0]["filename"])
+    first = extraction()
+    touch_and_list_again()
+    assert os.path.isdir(first)  # kept: the prepared dataset reads it
+    second = extraction()
+    shutil.rmtree(prepared)  # the dataset deleted, as a user frees its cache
+    touch_and_list_again()
+    assert not os.path.exists(first)  # gone at the first listing after
+    assert not os.path.exists(second) and os.path.isdir(extraction())  # (read by no dataset: gone at once)
+
+
 def test_members_read_at_random_from_a_tar_gz_are_byte_identical_to_tarfiles(tmp_path):
     members = {f"clips/{c}.wav": sample.wav_bytes(c, seconds=2.0) for c in sample.CLIP_IDS}
     members.update({f"pad/{i}.bin": os.urandom(300_000) for i in range(30)})  # several MB: several seek points
