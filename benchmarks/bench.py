@@ -32,7 +32,7 @@ import zipfile
 
 from benchmarks import fullbench, pairbench, realbench
 from benchmarks.ids import clip_ids, picture_ids
-from benchmarks.realbench import table
+from benchmarks.sections import folder_size, table
 from imemnet_c_tools.command import HelpFormatter
 
 PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -337,17 +337,13 @@ def measure(name, data, work):
         result = json.loads(out.read().strip().splitlines()[-1])
     result.update(
         rss_mb=usage.ru_maxrss / 1024,
-        cache_mb=_size(cache) / 1e6,
-        extracted_mb=_size(os.path.join(cache, "imemnet_c_archives")) / 1e6,  # listings and extracted members
+        cache_mb=folder_size(cache) / 1e6,
+        extracted_mb=folder_size(os.path.join(cache, "imemnet_c_archives")) / 1e6,  # listings and extracted members
     )
     shutil.rmtree(cache, ignore_errors=True)
     os.remove(cache + ".out")
     os.remove(cache + ".err")
     return result
-
-
-def _size(folder):
-    return sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(folder) for f in files)
 
 
 # The report

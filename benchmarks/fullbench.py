@@ -18,7 +18,6 @@ import os
 import random
 import resource
 import shutil
-import statistics
 import time
 import uuid
 
@@ -194,10 +193,6 @@ def run(work, counts, runs, reference):
 # The report (`python -m benchmarks.bench --full-count`, in each environment: each fills its columns)
 
 
-def _median(trials, name, key):
-    return statistics.median(trial[name][key] for trial in trials)
-
-
 def report(by_version, command_line):
     lines = [
         SECTION,
@@ -221,13 +216,15 @@ def report(by_version, command_line):
         ]
         for name, _, _ in COMMANDS:
             per_item = {
-                c: 1000 * _median(results["counts"][c], name, "seconds") / _median(results["counts"][c], name, "items")
+                c: 1000
+                * sections.median(results["counts"][c], name, "seconds")
+                / sections.median(results["counts"][c], name, "items")
                 for c in counts
             }
             full, small = per_item.get("0"), per_item.get("1000")
             ratio = f"{full / small:.2f}" if full and small else "n/a"
-            peak = _median(results["counts"]["0"], name, "peak_rss_mb") if "0" in counts else float("nan")
-            items = _median(results["counts"]["0"], name, "items") if "0" in counts else 0
+            peak = sections.median(results["counts"]["0"], name, "peak_rss_mb") if "0" in counts else float("nan")
+            items = sections.median(results["counts"]["0"], name, "items") if "0" in counts else 0
             lines.append(
                 f"| {name} | {items:,.0f} | "
                 + " | ".join(f"{per_item[c]:.3f}" for c in counts)
@@ -235,7 +232,7 @@ def report(by_version, command_line):
             )
         if "0" in counts:
             full = results["counts"]["0"]
-            secs = {name: _median(full, name, "seconds") for name, _, _ in COMMANDS}
+            secs = {name: sections.median(full, name, "seconds") for name, _, _ in COMMANDS}
             for mode in ("one by one", "batches of 1,000"):
                 paired, annotations = secs[f"stream paired, {mode}"], secs[f"stream paired_annotations, {mode}"]
                 media = secs["read the media bytes of the streamed pairs"]

@@ -13,6 +13,8 @@ import time
 
 import numpy
 
+from benchmarks import sections
+
 SIDE, BATCH, WORKERS = 224, 16, 2
 
 
@@ -220,7 +222,7 @@ def _tree_memory_mb():
 
 def measure_in_fresh_process(module, function, arguments, work):
     """`module.function(*arguments)` in a new interpreter (offline, HF_HOME under work): its JSON
-    result, with the process's peak RSS (MB; its children's not included)."""
+    result (functions that report memory measure it themselves)."""
     import json
     import subprocess
     import sys
@@ -282,7 +284,7 @@ def main(args):
 
     import datasets
 
-    from benchmarks import fullcount, sections
+    from benchmarks import fullcount
 
     os.makedirs(args.work, exist_ok=True)
     results = {"python": platform.python_version(), "cores": os.cpu_count()}
@@ -300,20 +302,9 @@ def main(args):
     sections.rewrite_section(args.out, PAIRS_SECTION, PAIRS_END, pairs_report(by_version))
 
 
-def _median(trials, *keys):
-    import statistics
-
-    def get(trial):
-        for key in keys:
-            trial = trial[key]
-        return trial
-
-    return statistics.median(get(t) for t in trials)
-
-
 def _row(by_version, versions, part, name, fmt, *keys):
     """A table row: `name`, then per version the median over `part`'s trials of the value at `keys`."""
-    return [name, *(fmt.format(_median(by_version[v][part]["trials"], *keys)) for v in versions)]
+    return [name, *(fmt.format(sections.median(by_version[v][part]["trials"], *keys)) for v in versions)]
 
 
 def _met(value, target, at_most=True):
@@ -367,14 +358,16 @@ def pairs_report(by_version):
             row("memory reading the cache, main + 2 workers: RSS (MB)", "{:.0f}", "cached", "rss_mb"),
             row("memory reading the cache, main + 2 workers: PSS (MB)", "{:.0f}", "cached", "pss_mb"),
         ]
-        lines += [*_table(header, rows), ""]
+        lines += [*sections.table(header, rows), ""]
         target_rows = []
         for v in cache_versions:
             trials = by_version[v]["cache"]["trials"]
-            prepare, epoch = _median(trials, "build_prepare_s"), _median(trials, "decoded", "seconds")
-            preprocessing = _median(trials, "build_map_s") / epoch
-            first = (prepare + _median(trials, "build_map_s")) / (prepare + epoch)
-            speed = _median(trials, "cached", "pairs_per_s") / _median(trials, "handwritten", "pairs_per_s")
+            prepare, epoch = sections.median(trials, "build_prepare_s"), sections.median(trials, "decoded", "seconds")
+            preprocessing = sections.median(trials, "build_map_s") / epoch
+            first = (prepare + sections.median(trials, "build_map_s")) / (prepare + epoch)
+            speed = sections.median(trials, "cached", "pairs_per_s") / sections.median(
+                trials, "handwritten", "pairs_per_s"
+            )
             target_rows += [
                 [
                     v,
@@ -387,7 +380,7 @@ def pairs_report(by_version):
                 [v, "cache epoch pairs/s / hand-written pairs/s", f"{speed:.1f}", ">= 10", _met(speed, 10, False)],
             ]
         lines += [
-            *_table(["datasets", "target", "ratio (medians)", "wanted", ""], target_rows),
+            *sections.table(["datasets", "target", "ratio (medians)", "wanted", ""], target_rows),
             "",
             "Both sides need the prepare (the clips extracted from the tar.gz, the configs' Arrow files) before "
             "their first epoch, so it is counted on both or on neither (the cache build with its prepare, against "
@@ -426,7 +419,7 @@ def pairs_report(by_version):
             frow("peak RSS, warm process with iteration (MB)", "{:.0f}", "warm", "peak_rss_mb"),
             frow("peak RSS, balance=2 process (MB)", "{:.0f}", "balanced", "peak_rss_mb"),
         ]
-        lines += [*_table(["", *full_versions], rows), ""]
+        lines += [*sections.table(["", *full_versions], rows), ""]
         target_rows = []
         for v in full_versions:
             trials = by_version[v]["fullcount"]["trials"]
@@ -435,14 +428,9 @@ def pairs_report(by_version):
                 ("balance=2 second epoch (s)", ("balanced", "epoch1_first_pair_s"), 3.0),
                 ("undecoded iteration (ms a pair)", ("warm", "iterate_ms_per_pair"), 0.2),
             ):
-                value = _median(trials, *keys)
+                value = sections.median(trials, *keys)
                 target_rows.append(
                     [v, name, f"{value:.3f}", f"<= {wanted}", f"{value / wanted:.2f}", _met(value, wanted)]
                 )
-        lines += [*_table(["datasets", "target", "median", "wanted", "ratio to target", ""], target_rows), ""]
+        lines += [*sections.table(["datasets", "target", "median", "wanted", "ratio to target", ""], target_rows), ""]
     return "\n".join(lines)
-
-
-def _table(header, rows):
-    lines = ["| " + " | ".join(header) + " |", "| --- |" + " ---: |" * (len(header) - 1)]
-    return lines + ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]

@@ -30,7 +30,7 @@ import uuid
 
 import rapidgzip
 
-from benchmarks import realdata
+from benchmarks import realdata, sections
 from benchmarks.pairbench import pairs_throughput  # noqa: F401  (run by name in the measured process)
 
 PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -250,7 +250,7 @@ def run(work, clips, pictures, runs):
         members = [(m.offset, m.size) for m in imemnet_c.Archive(archive, cache).members()]
     clips_mb = sum(size for _, size in members) / 1e6
     pictures = os.path.join(data, "targz", "emotic_extracted"), os.path.join(data, "targz", "emotic.zip")
-    pictures_mb = (_size(pictures[0]) + os.path.getsize(pictures[1])) / 1e6
+    pictures_mb = (sections.folder_size(pictures[0]) + os.path.getsize(pictures[1])) / 1e6
     results = {
         "media_mb": clips_mb + pictures_mb,
         "clips_mb": clips_mb,
@@ -318,16 +318,7 @@ def _medians(trials):
     return {key: statistics.median(t[key] for t in trials) for key in keys}
 
 
-def _size(folder):
-    return sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(folder) for f in files)
-
-
 # The report
-
-
-def table(header, rows):
-    lines = ["| " + " | ".join(header) + " |", "| --- |" + " ---: |" * (len(header) - 1)]
-    return lines + ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
 
 
 def report(all_results, runs, command_line):
@@ -367,9 +358,12 @@ def report(all_results, runs, command_line):
                 ]
             )
         header = ["datasets " + version, "first, cold (s)", "first, warm (s)", "full, cold (s)", "full, warm (s)"]
-        lines += [*table(header + ["disk (MB)", "peak RSS (MB)", "silent (s)"], body), ""]
+        lines += [*sections.table(header + ["disk (MB)", "peak RSS (MB)", "silent (s)"], body), ""]
     lines += ["### Targets", ""]
-    lines += [*table(["target", "wanted", *(f"datasets {v}" for v in versions)], _targets(all_results, versions)), ""]
+    lines += [
+        *sections.table(["target", "wanted", *(f"datasets {v}" for v in versions)], _targets(all_results, versions)),
+        "",
+    ]
     lines += _pairs_section(all_results, versions)
     libraries = some.get("gzip_libraries", {})
     lines += [
@@ -377,7 +371,7 @@ def report(all_results, runs, command_line):
         "",
         "A full read; the seek-point index it leaves; a random read of one clip (mean of 50) through that index.",
         "",
-        *table(
+        *sections.table(
             ["library", "full read (s)", "index (MB)", "random clip read (ms)"],
             [
                 [name, f"{r['read']:.2f}", f"{r.get('index_mb', 0):.1f}" if "index_mb" in r else "no index", ""]
@@ -416,7 +410,7 @@ def _pairs_section(all_results, versions):
         "Both decode a picture to 224x224 RGB and a clip to one channel at 44.1 kHz; the page cache is warm for "
         "both. Memory: this process and its workers, at a tenth of the epoch / at its largest after that.",
         "",
-        *table(
+        *sections.table(
             [
                 "datasets",
                 "this loader (pairs/s)",
