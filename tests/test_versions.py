@@ -86,7 +86,7 @@ def test_a_streaming_load_leaves_the_module_unpatched_for_a_check_and_a_prepared
 
 
 @pytest.mark.parametrize("streaming", [False, True], ids=["prepared", "streaming"])
-def test_load_takes_load_datasets_download_and_verification_modes_on_every_line(load, streaming):
+def test_load_takes_load_datasets_download_and_verification_modes_on_every_line(load, streaming, monkeypatch):
     def arrow_files(loaded):
         return {f["filename"]: os.stat(f["filename"]).st_mtime_ns for f in loaded["train"].cache_files}
 
@@ -99,6 +99,17 @@ def test_load_takes_load_datasets_download_and_verification_modes_on_every_line(
     if not streaming:  # the modes reach the prepare: kept, then made again in the same place
         first, reused, again = prepared
         assert reused == first and again.keys() == first.keys() and again != first
+        prepares, prepare = [], datasets.builder.DatasetBuilder.download_and_prepare
+
+        def spy(builder, *args, **kwargs):
+            prepares.append(kwargs)
+            return prepare(builder, *args, **kwargs)
+
+        monkeypatch.setattr(datasets.builder.DatasetBuilder, "download_and_prepare", spy)
+        load("image", SAMPLE, verification_mode="no_checks", download_config=datasets.DownloadConfig(max_retries=7))
+        options = prepares[-1]
+        assert datasets.VerificationMode(options["verification_mode"]) == datasets.VerificationMode.NO_CHECKS
+        assert options["download_config"].max_retries == 7  # and the download options
 
 
 @pytest.mark.skipif(
