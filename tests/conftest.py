@@ -205,3 +205,16 @@ SAMPLE_COUNTS = {
     "music": {"train": 8},
     "paired": {"train": 16, "validation": 8, "test": 10},
 }
+
+
+@pytest.fixture
+def network(monkeypatch):
+    """The published annotation files that can be downloaded ({URL: local copy}); none at first (offline)."""
+    served = {}
+    for manager in (datasets.DownloadManager, datasets.StreamingDownloadManager):
+
+        def download(self, url, original=manager.download):
+            return str(served[url]) if isinstance(url, str) and url in served else original(self, url)
+
+        monkeypatch.setattr(manager, "download", download)
+    return served

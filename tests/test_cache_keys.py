@@ -10,7 +10,6 @@ import os
 import re
 import time
 
-import datasets
 import pytest
 from conftest import SAMPLE_COUNTS, consume, content
 
@@ -24,19 +23,6 @@ TRAIN_MATCHING_URL = imemnet_c.ANNOTATION_URLS["train_matching.txt"]
 def prepared_files(dataset_dict):
     """Each Arrow file of a prepared load with its modification time: a new prepare changes them."""
     return {f["filename"]: os.stat(f["filename"]).st_mtime_ns for ds in dataset_dict.values() for f in ds.cache_files}
-
-
-@pytest.fixture
-def network(monkeypatch):
-    """The published annotation files that can be downloaded ({URL: local copy}); none at first (offline)."""
-    served = {}
-    for manager in (datasets.DownloadManager, datasets.StreamingDownloadManager):
-
-        def download(self, url, original=manager.download):
-            return str(served[url]) if url in served else original(self, url)
-
-        monkeypatch.setattr(manager, "download", download)
-    return served
 
 
 @MODES

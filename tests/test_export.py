@@ -15,7 +15,7 @@ from datasets.utils.metadata import MetadataConfigs
 from huggingface_hub import DatasetCard
 
 import imemnet_c
-from imemnet_c_tools import sample
+from imemnet_c_tools import cli, sample
 from imemnet_c_tools.export import export
 
 MODES = pytest.mark.parametrize("streaming", [False, True], ids=["prepared", "streaming"])
@@ -67,16 +67,23 @@ def test_the_export_card_declares_configs_files_and_features(exported):
 
 @MODES
 def test_paired_media_are_embedded_on_request(tmp_path, streaming):
-    out = export(
-        SAMPLE, str(tmp_path / "out"), configs=["paired"], embed_paired_media=True, cache_dir=str(tmp_path / "c")
-    )
-    loaded = datasets.load_dataset(out, "paired", streaming=streaming, cache_dir=str(tmp_path / "parquet-cache"))
+    out = tmp_path / "imemnet-c-parquet"
+    out.mkdir()
+    (out / "an earlier export").write_text("")  # --overwrite replaces it
+    # as docs/export.md shows it (with this test's cache)
+    command = ["export", "--data-dir", SAMPLE, "--out", str(out), "--embed-paired-media", "--overwrite"]
+    assert cli.main([*command, "--cache-dir", str(tmp_path / "c")]) == 0
+    assert not (out / "an earlier export").exists()
+    loaded = datasets.load_dataset(str(out), "paired", streaming=streaming, cache_dir=str(tmp_path / "parquet-cache"))
     assert {split: content(ds) for split, ds in loaded.items()} == script_content("paired", tmp_path)
 
 
-def test_annotation_configs_export_from_the_annotation_files_alone(tmp_path, annotated):
+def test_annotation_configs_export_from_the_annotation_files_alone(tmp_path, annotated, network):
     configs = ["image_annotations", "music_annotations", "paired_annotations"]
-    out = export(str(annotated), str(tmp_path / "public"), configs=configs, cache_dir=str(tmp_path / "c"))
+    for name in imemnet_c.ANNOTATION_URLS:  # no data_dir: the published files, downloaded
+        network[imemnet_c.ANNOTATION_URLS[name]] = annotated / name
+    out = str(tmp_path / "imemnet-c-public")
+    assert cli.main(["export", "--out", out, "--config", *configs, "--cache-dir", str(tmp_path / "c")]) == 0
     for config in configs:
         loaded = datasets.load_dataset(out, config, cache_dir=str(tmp_path / "parquet-cache"))
         assert {split: content(ds) for split, ds in loaded.items()} == script_content(config, tmp_path)
