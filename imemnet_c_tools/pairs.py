@@ -540,7 +540,7 @@ def _mapped(dataset, column, apply, function, num_proc):
     features = datasets.Features({**kept, **{name: _feature_of(value) for name, value in first.items()}})
     # the cache's name, from what makes its content: datasets' own hash of map's arguments varied
     # between identical calls here (its Features objects), which would preprocess everything again
-    fingerprint = Hasher.hash([dataset._fingerprint, apply.__name__, function, str(features)])
+    fingerprint = Hasher.hash([dataset._fingerprint, apply.__name__, function, _code_of(function), str(features)])
     return dataset.map(
         apply,
         fn_kwargs={"function": function},
@@ -550,6 +550,14 @@ def _mapped(dataset, column, apply, function, num_proc):
         desc=f"Preprocessing each {column}",
         new_fingerprint=fingerprint,
     )
+
+
+def _code_of(function):
+    """The code `function` runs (a partial's function's), for the cache's name: datasets hashes a
+    function that a module defines by its name alone, so an edited one would reuse the old cache."""
+    while isinstance(function, functools.partial):
+        function = function.func
+    return getattr(function, "__code__", None)
 
 
 def _feature_of(value):

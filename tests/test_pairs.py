@@ -4,6 +4,7 @@ DataLoader workers and ranks, and the example that trains on them."""
 
 import collections
 import functools
+import importlib
 import logging
 import math
 import os
@@ -340,6 +341,34 @@ def test_the_preprocessed_cache_is_reused_and_made_again_when_the_function_or_do
     csv.write_text(csv.read_text().replace("0.844422", "0.844421"))
     assert made(side=4)[1] == len(first.images) + 1  # a changed download
     assert first.images.with_format("numpy")[0]["pixels"].shape == (4, 4, 3)
+
+
+def test_the_preprocessed_cache_is_made_again_for_another_sampling_rate_or_an_edited_function(
+    downloads, tmp_path, monkeypatch
+):
+    calls, module = tmp_path / "calls.txt", tmp_path / "user_functions.py"
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    def made(level, sampling_rate):  # the user's own module, as edited between two runs
+        module.write_text(
+            "import numpy\n\n\ndef features(samples, sampling_rate, calls):\n"
+            "    open(calls, 'a').write('call\\n')\n"
+            f"    return {{'level': numpy.asarray([{level}], numpy.float32)}}\n"
+        )
+        sys.modules.pop("user_functions", None)
+        importlib.invalidate_caches()
+        function = functools.partial(importlib.import_module("user_functions").features, calls=str(calls))
+        items = preprocess(str(downloads), audio=function, sampling_rate=sampling_rate, cache_dir=str(tmp_path / "c"))
+        runs = len(calls.read_text().splitlines()) if calls.exists() else 0
+        calls.unlink(missing_ok=True)
+        return items, runs
+
+    first, runs = made("samples.mean()", 8000)
+    clips = len(first.clips)
+    assert runs == clips + 1
+    assert made("samples.mean()", 8000)[1] == 1  # nothing changed: read from the cache
+    assert made("samples.mean()", 16000)[1] == clips + 1  # another sampling rate
+    assert made("abs(samples).max()", 16000)[1] == clips + 1  # the function's code edited
 
 
 def counted_pixels(picture, side, calls):
