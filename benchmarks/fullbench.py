@@ -21,6 +21,7 @@ import shutil
 import time
 import uuid
 
+import imemnet_c
 from benchmarks import fullcount, sections
 
 FULL = 0
@@ -53,11 +54,11 @@ def write(root, count, reference):
         writer.writerow(["clip", "valence", "arousal", "caption"])
         writer.writerows([c, clips[c]["valence"], clips[c]["arousal"], clips[c]["caption"]] for c in clip_ids)
     # As in the full count: validation and test pairs over 27% of the songs' clips and 20% of the images.
-    songs = sorted({clip.rsplit("-", 1)[0] for clip in clip_ids})
+    songs = sorted({imemnet_c.song_of(clip) for clip in clip_ids})
     held_songs = set(rng.sample(songs, round(0.27 * len(songs))))
-    held_clips = [c for c in clip_ids if c.rsplit("-", 1)[0] in held_songs]
+    held_clips = [c for c in clip_ids if imemnet_c.song_of(c) in held_songs]
     held_images = rng.sample(image_ids, round(0.2 * count))
-    train_clips = [c for c in clip_ids if c.rsplit("-", 1)[0] not in held_songs]
+    train_clips = [c for c in clip_ids if imemnet_c.song_of(c) not in held_songs]
     train_images = sorted(set(image_ids) - set(held_images))
     for name, per_clip, pair_clips, pair_images in (
         ("train", 4.05, train_clips, train_images),

@@ -23,20 +23,12 @@ import zipfile
 import numpy
 from PIL import Image
 
+import imemnet_c
+
 CLIPS, TRAIN_PAIRS = 25944, 105000
 REFERENCE = os.path.join(
     os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "shared", "reference"
 )
-
-
-def _emotic_subset(image_id):
-    if image_id.startswith("COCO_"):
-        return "mscoco"
-    if image_id.startswith("frame_"):
-        return "framesdb"
-    if image_id.startswith(("sun_", "labelme_")):
-        return "ade20k"
-    return "emodb_small"
 
 
 def _matching(path):
@@ -84,7 +76,7 @@ def write(root, reference=REFERENCE, seed=0):
 
     held_songs = set(songs)
     named_images = {image for lines in held.values() for _, image, _ in lines}
-    train_clips = [c for c in clips if int(c.rsplit("-", 1)[0]) not in held_songs]
+    train_clips = [c for c in clips if int(imemnet_c.song_of(c)) not in held_songs]
     train_images = [i for i in image_ids if i not in named_images]
     with open(os.path.join(root, "train_matching.txt"), "w", encoding="utf-8") as f:
         for _ in range(TRAIN_PAIRS):
@@ -107,13 +99,14 @@ def write_media(root, image_ids, clip_ids):
         zipfile.ZipFile(os.path.join(root, "emotic.zip"), "w") as emotic,
     ):
         for image_id in image_ids:
-            if image_id.isdigit():
+            source = imemnet_c.image_source(image_id, emotic_part=True)
+            if source == "iaps":
                 with open(os.path.join(iaps, f"{image_id}.jpg"), "wb") as f:
                     f.write(jpeg)
-            elif image_id.count("_") == 2 and image_id.split("_")[1].isdigit():
+            elif source == "naps":
                 naps.writestr(f"NAPS_BE/{image_id}.jpg", jpeg)
             else:
-                emotic.writestr(f"emotic/{_emotic_subset(image_id)}/images/{image_id}.jpg", jpeg)
+                emotic.writestr(f"{source}/images/{image_id}.jpg", jpeg)
     buffer = io.BytesIO()
     with wave.open(buffer, "wb") as w:
         w.setnchannels(2)

@@ -72,7 +72,10 @@ def write(root, clips=800, pictures=1000, seed=0):
     rng = random.Random(seed)
     clip_names, picture_names = clip_ids(clips), picture_ids(pictures)
     va = {i: (round(rng.random(), 6), round(rng.random(), 6)) for i in clip_names + picture_names}
-    pairs = [(clip_names[n % clips], picture, round(rng.random(), 6)) for n, picture in enumerate(picture_names * 5)]
+    pairs = [
+        (clip_names[n % clips], picture, round(rng.random(), 6))
+        for n, picture in enumerate(picture_names * PAIRS_PER_PICTURE)
+    ]
     rng.shuffle(pairs)
     held_out = min(200, len(pairs) // 4)  # pairs in each of val and test
     targz, zipped = os.path.join(root, "targz"), os.path.join(root, "zip")

@@ -55,6 +55,9 @@ REJECTION_ROUNDS = 32  # balanced draws tried at random before an anchor's bin i
 
 logger = logging.getLogger(__name__)
 
+# Audio decoded to one channel: datasets 3.x's default; 4.4 and newer ask for it (num_channels).
+_MONO = {"num_channels": 1} if "num_channels" in {f.name for f in dataclasses.fields(datasets.Audio)} else {}
+
 
 def va_score(image_va, music_va, kernel=DEFAULT_KERNEL, scale=DEFAULT_SCALE):
     """Scores of images against clips from their VA, arrays of shape (..., 2) that broadcast: a
@@ -280,12 +283,11 @@ def _balanced(anchor_va, other_va, reachable, count, rng, score):
 
 def _features(sampling_rate):
     string, number = datasets.Value("string"), datasets.Value("float32")
-    mono = {"num_channels": 1} if "num_channels" in {f.name for f in dataclasses.fields(datasets.Audio)} else {}
     return datasets.Features(
         {
             **_ID_FEATURES,
             "image": datasets.Image(),
-            "audio": datasets.Audio(sampling_rate=sampling_rate, **mono),  # mono: 3.x's default, 4.4+'s num_channels
+            "audio": datasets.Audio(sampling_rate=sampling_rate, **_MONO),
             "caption": string,
             **{name: number for name in _VA_FIELDS},
             "score": number,
@@ -516,8 +518,7 @@ def preprocess(
     if image is not None:
         images = _mapped(images, "image", _apply_image, image, num_proc)
     clips = load("music", split="train")
-    mono = {"num_channels": 1} if "num_channels" in {f.name for f in dataclasses.fields(datasets.Audio)} else {}
-    clips = clips.cast_column("audio", datasets.Audio(sampling_rate=sampling_rate, **mono))
+    clips = clips.cast_column("audio", datasets.Audio(sampling_rate=sampling_rate, **_MONO))
     if audio is not None:
         clips = _mapped(clips, "audio", _apply_audio, audio, num_proc)
     return Preprocessed(images, clips, _absolute(data_dir), cache_dir)
