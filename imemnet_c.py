@@ -235,7 +235,8 @@ _PAIRED_SPLITS = {
 def _inputs_digest(config):
     """A digest of what a load of `config` reads, made before its plan: each annotation file's origin
     and content (data_dir's copy: its path and a digest of its bytes; else the URL it is downloaded
-    from, pinned to a commit) and, for the media configs, every media file and archive in data_dir
+    from: three of them pinned to a commit, music_va.csv and train_matching.txt following their
+    branch, whose new content needs download_mode="force_redownload") and, for the media configs, every media file and archive in data_dir
     (path, size, modification time: media are too large to read here), found as the load finds them
     (`data_dir_files`: linked folders followed). The files a load never reads (dotfiles, `.git`,
     names that are no media, archive or annotation file) are left out."""

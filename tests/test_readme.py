@@ -124,3 +124,14 @@ def test_the_architecture_page_names_the_loaders_seam_and_tools_as_they_are():
         assert f"`{name}`" in page and name in imemnet_c.__all__, name
     for tool in ("check", "demo", "export", "pairs", "plot", "sample"):
         assert f"`{tool}`" in page and os.path.isfile(os.path.join(ROOT, "imemnet_c_tools", f"{tool}.py")), tool
+
+
+def test_the_pages_that_speak_of_the_annotation_urls_name_those_not_pinned_to_a_commit():
+    """Where a page says how a published annotation file keys the cache, it names the files whose
+    URL follows a branch (their upstream changes need force_redownload) and calls no other one so."""
+    on_a_branch = {name for name, url in imemnet_c.ANNOTATION_URLS.items() if not re.search(r"/[0-9a-f]{40}/", url)}
+    for path in (os.path.join(ROOT, "docs", "archives.md"), RELIABILITY_PATH):
+        sentence = next(s for s in re.split(r"(?<=\.)\s", read(path).replace("\n", " ")) if "force_redownload" in s)
+        named = {name for name in imemnet_c.ANNOTATION_URLS if f"`{name}`" in sentence}
+        assert named == on_a_branch, path
+        assert "pinned to a commit)" not in read(path).replace("\n  ", " "), path
