@@ -19,6 +19,7 @@ import re
 import shutil
 import sys
 import tarfile
+import threading
 import uuid
 import wave
 import zipfile
@@ -1421,9 +1422,12 @@ class Archive:
         else:
             stream = stack.enter_context(open(self.path, "rb"))
 
+        lock = threading.Lock()  # the opener is shared by the threads of a process (one per process)
+
         def open_member(location):
-            stream.seek(location.offset)
-            return io.BytesIO(stream.read(location.size))
+            with lock:  # a seek and its read, not interleaved with another thread's
+                stream.seek(location.offset)
+                return io.BytesIO(stream.read(location.size))
 
         return open_member
 
