@@ -57,19 +57,13 @@ def check(data_dir, configs=CONFIGS, cache_dir=None):
         "archives": {},
         "folders": {},
         "ignored_files": [],
-        "links": _links(imemnet_c.data_dir_files(data_dir), data_dir),
+        "links": {},
         "audio_backend": None,
         "disk": {},
         "load_calls": {},
     }
-    plans, unreadable_archives = {}, {}
-    for name in configs:
-        try:
-            plan = imemnet_c.make_plan(name, data_dir, cache_dir=cache_dir, unreadable_archives=unreadable_archives)
-        except (ValueError, ConnectionError) as error:  # a malformed or unavailable annotation file
-            report["configs"][name] = {"error": str(error)}
-            continue
-        plans[name], cache_root = plan, plan.cache_dir
+    plans, unreadable_archives = _plans(report, configs, data_dir, cache_dir)
+    for name, plan in plans.items():
         report["configs"][name] = {
             "splits": {split: len(plan.rows(split)) for split in plan.tables},
             "absent_splits": {split: str(why) for split, why in plan.absent.items()},
@@ -77,20 +71,24 @@ def check(data_dir, configs=CONFIGS, cache_dir=None):
         for file, origin in plan.origins.items():
             report["annotation_files"][file] = {"in_data_dir": not origin.startswith("https://"), "from": origin}
         for split, why in plan.absent.items():
-            file = plan.config.own_input(split)[1]
+            file = plan.config.splits[split]
             report["annotation_files"][file] = {"in_data_dir": False, "from": None, "unavailable": str(why)}
         report["load_calls"][name] = load_call(name, data_dir)
         if "train" in plan.tables and plan.tables.keys() - {"train"}:
             report["configs"][name]["train_pairs_sharing_a_song"] = train_pairs_sharing_a_song(plan)
+    files = next(iter(plans.values())).files if plans else imemnet_c.data_dir_files(data_dir)
+    report["links"] = _links(files, data_dir)
     if any(imemnet_c.AUDIO in imemnet_c.ImemnetC.builder_configs[name].modalities for name in configs):
         report["audio_backend"] = imemnet_c.audio_backend_problem() or "ok"
-    media = [plan.media for plan in plans.values()]
+    media = list(
+        {id(plan.media): plan.media for plan in plans.values() if plan.media}.values()
+    )  # shared by the configs
     located = _located(media)
     report["sources"] = _sources(media, data_dir)
     report["archives"] = _archives(media, located, unreadable_archives)
     report["folders"], report["ignored_files"] = _loose_files(media, located, data_dir)
     if plans:
-        report["disk"] = _disk(plans, located, cache_root)
+        report["disk"] = _disk(plans, located, next(iter(plans.values())).cache_dir)
     report["complete"] = (  # the download; whether this environment decodes audio is reported beside it
         all("error" not in config and not config["absent_splits"] for config in report["configs"].values())
         and all(not source["missing"] and not source["unreadable"] for source in report["sources"].values())
@@ -150,13 +148,34 @@ def _sources(media, data_dir):
     return {name: sources[name] for name in SOURCES if name in sources}
 
 
+def _plans(report, configs, data_dir, cache_dir):
+    """({config: its Plan}, {unreadable archive: why}): the configs planned together, sharing their
+    walk, tables and listings; if that fails (a malformed or unavailable annotation file), each
+    alone, so that the report says which failed."""
+    unreadable_archives = {}
+    try:
+        plans = imemnet_c.make_plan(configs, data_dir, cache_dir=cache_dir, unreadable_archives=unreadable_archives)
+        return {name: plans[name] for name in configs}, unreadable_archives
+    except (ValueError, ConnectionError):
+        pass
+    plans = {}
+    for name in configs:
+        try:
+            plans[name] = imemnet_c.make_plan(
+                name, data_dir, cache_dir=cache_dir, unreadable_archives=unreadable_archives
+            )
+        except (ValueError, ConnectionError) as error:  # a malformed or unavailable annotation file
+            report["configs"][name] = {"error": str(error)}
+    return plans, unreadable_archives
+
+
 def _where(location, data_dir):
     container = os.path.relpath(location.container, data_dir)
     return f"{location.member} in {container}" if location.member else container
 
 
 def _located(media):
-    """Every (config's media, location) the configs use: the same file may appear once per config."""
+    """Every (media, location) the configs use."""
     return [(m, location) for m in filter(None, media) for by_id in m.locations.values() for location in by_id.values()]
 
 

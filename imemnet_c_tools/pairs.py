@@ -382,13 +382,14 @@ def _planned_items(data_dir, split, split_rule, streaming, cache_dir, missing_me
     """The items of `split`, found as a load finds them (media located and checked), once per
     process and arguments."""
     held_out = _held_out(data_dir, split, split_rule, cache_dir)
+    plans = imemnet_c.make_plan(
+        ["image", "music"], data_dir, extract=not streaming, cache_dir=cache_dir, missing_media=missing_media
+    )
     found = []
     for config, modality in (("image", imemnet_c.IMAGES), ("music", imemnet_c.AUDIO)):
-        plan = imemnet_c.make_plan(
-            config, data_dir, extract=not streaming, cache_dir=cache_dir, missing_media=missing_media
-        )
-        located = [(row, where[modality]) for row, where in plan.located("train")]
-        found.append(_readable(located, modality, plan.media, missing_media))
+        plan = plans[config]
+        readable = plan.media.readable(plan.located("train"), skip_unreadable=missing_media == "skip")
+        found.append(([(row, where[modality]) for row, where in readable], plan.media))
     (image_rows, image_media), (clip_rows, clip_media) = found
     return _select(
         [(row.id, row.valence, row.arousal, location, None) for row, location in image_rows],
@@ -404,27 +405,6 @@ def forget_plans():
     _planned_items.cache_clear()
     _reachable.cache_clear()
     _PREPROCESSED_ITEMS.clear()
-
-
-def _readable(located, modality, media, missing_media):
-    """The (row, location) whose media file passes the loader's check (what a load checks before
-    writing an example): an unreadable one is an error, or with missing_media="skip" left out."""
-    readable, problems = [], {}
-    with media.checker() as problem:
-        for row, location in imemnet_c.progress(located, f"Checking {modality.name} files", "files"):
-            if location not in problems:
-                problems[location] = problem(location, modality)
-            if not problems[location]:
-                readable.append((row, location))
-            elif missing_media != "skip":
-                raise ValueError(
-                    problems[location] + ' Replace it with a good copy, or pass missing_media="skip" to leave it out.'
-                )
-    if len(readable) < len(located):
-        logger.warning(
-            f"missing_media='skip': left out {len(located) - len(readable)} {modality.name} items whose files are unreadable."
-        )
-    return readable, media
 
 
 def _select(images, clips, split, held_out, media):

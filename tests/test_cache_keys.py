@@ -14,6 +14,7 @@ import pytest
 from conftest import SAMPLE_COUNTS, consume, content
 
 import imemnet_c
+from imemnet_c import imemnet_c_archives
 from imemnet_c_tools import sample
 
 MODES = pytest.mark.parametrize("streaming", [False, True], ids=["prepared", "streaming"])
@@ -114,14 +115,14 @@ def test_a_tar_bz2_or_xz_is_decompressed_once_for_every_shard_and_pass(
     (downloads / f"IMEMNet_clips.{extension}").write_bytes(compress(tar.read_bytes()))
     tar_size = os.path.getsize(tar)
     os.remove(tar)
-    decompressions, decompress = [], imemnet_c._DECOMPRESSORS[compression]
+    decompressions, decompress = [], imemnet_c_archives.DECOMPRESSORS[compression]
 
     def counting_decompress(*args, **kwargs):
         decompressions.append(args)
         time.sleep(0.5)  # long enough for readers that start together to overlap
         return decompress(*args, **kwargs)
 
-    monkeypatch.setitem(imemnet_c._DECOMPRESSORS, compression, counting_decompress)
+    monkeypatch.setitem(imemnet_c_archives.DECOMPRESSORS, compression, counting_decompress)
     cache = str(tmp_path / "cache")
 
     def builder(config):  # of this module, which the spy watches

@@ -40,7 +40,7 @@ def test_card_repeats_the_download_steps_the_load_calls_and_the_citations():
     for config in ("image", "music", "paired"):
         assert f'load_dataset("imemnet_c.py", "{config}", data_dir=' in text
     assert "streaming=True" in text and 'missing_media="skip"' in text
-    assert imemnet_c._CITATION.strip() in text
+    assert imemnet_c.ImemnetC(config_name="image_annotations").info.citation.strip() in text
     assert "synthetic" in text.lower()
 
 

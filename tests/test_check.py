@@ -254,7 +254,7 @@ def test_kept_verdicts_that_are_not_what_a_check_writes_are_not_trusted(capsys, 
 
 def without_audio_backend(monkeypatch):
     """As if the audio backend of the installed datasets could not be imported."""
-    monkeypatch.setitem(sys.modules, imemnet_c._AUDIO_BACKEND["modules"][-1], None)
+    monkeypatch.setitem(sys.modules, imemnet_c.AUDIO_BACKEND["modules"][-1], None)
 
 
 def test_a_missing_audio_backend_is_reported_by_check_with_the_install_commands(capsys, monkeypatch, cache):
@@ -262,7 +262,7 @@ def test_a_missing_audio_backend_is_reported_by_check_with_the_install_commands(
     status, text = check(capsys, SAMPLE, *cache)
     assert status == 0  # the download is complete: the environment is reported beside it
     assert "The music and paired configs need it. Install it:" in text
-    assert imemnet_c._AUDIO_BACKEND["install"] in text
+    assert imemnet_c.AUDIO_BACKEND["install"] in text
     assert "Complete. Install the audio backend (above), then load with:" in text
     assert json.loads(check(capsys, SAMPLE, "--json", *cache)[1])["audio_backend"].startswith("datasets ")
     status, text = check(capsys, SAMPLE, "--config", "image", *cache)
@@ -280,7 +280,7 @@ def test_a_missing_audio_backend_is_an_error_before_anything_is_generated(monkey
             builder.as_streaming_dataset()  # the call itself, before any example is drawn
         else:
             builder.download_and_prepare()
-    assert "pip install" in str(error.value) and imemnet_c._AUDIO_BACKEND["install"] in str(error.value)
+    assert "pip install" in str(error.value) and imemnet_c.AUDIO_BACKEND["install"] in str(error.value)
     assert listed == [] and not os.path.exists(builder.cache_dir)
 
 

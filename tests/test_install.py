@@ -64,7 +64,14 @@ def test_the_package_holds_the_loader_and_its_tools_and_no_benchmark(installed):
     benchmarks = {name for name in os.listdir(os.path.join(ROOT, "benchmarks")) if name.endswith(".py")}
     assert {"bench.py", "realbench.py", "pairbench.py", "realdata.py"} <= benchmarks
     top = {name for name in os.listdir(installed) if not name.endswith(".dist-info") and name != "__pycache__"}
-    assert top == {"bin", "imemnet_c.py", "imemnet_c_tools"}
+    assert top == {
+        "bin",
+        "imemnet_c.py",
+        "imemnet_c_annotations.py",
+        "imemnet_c_media.py",
+        "imemnet_c_archives.py",
+        "imemnet_c_tools",
+    }
     tools = {name for _, _, files in os.walk(installed / "imemnet_c_tools") for name in files if name.endswith(".py")}
     assert {"cli.py", "check.py", "demo.py", "export.py"} <= tools
     assert not (tools & benchmarks) - {"__init__.py"}

@@ -347,7 +347,7 @@ def assert_is_the_samples_image_config(train):
 
 KILLED_WHILE = {
     "extracting": ["--halves"],  # killed with a member half-written
-    "writing Arrow": ["--step", "datasets.arrow_writer.ArrowWriter.write_table", "--rows-per-table", 2],
+    "writing Arrow": ["--step", "datasets.arrow_writer.ArrowWriter.write_table", "--rows-per-shard", 2],
 }
 
 

@@ -1,0 +1,637 @@
+"""IMEMNet-C's media layer: what a load reads (`make_plans`: the annotation tables of each split, and
+where each row's media files lie among data_dir's loose files and archive members), and the checks
+that say whether a media file is usable.
+
+It reads annotation files through imemnet_c_annotations and archives through imemnet_c_archives,
+handing the archive layer one hook (`check_member`) to check a tar's members as its pass goes by.
+"""
+
+import collections
+import contextlib
+import importlib
+import io
+import json
+import operator
+import os
+import re
+import uuid
+import wave
+from typing import NamedTuple
+
+import datasets
+import PIL.Image
+import soundfile
+
+from .imemnet_c_annotations import ANNOTATION_URLS, AnnotationFiles, UnavailableAnnotations, image_source
+from .imemnet_c_archives import (
+    ARCHIVE_CACHE,
+    FULL_DISK,
+    Archive,
+    CacheUnwritable,
+    Location,
+    MemberReader,
+    UnreadableArchive,
+    digest,
+    is_archive,
+    progress,
+)
+
+logger = datasets.logging.get_logger(__name__)
+
+
+class Modality(NamedTuple):
+    name: str
+    extensions: tuple
+    sources: str  # what to download when files are missing
+
+
+IMAGES = Modality("image", (".jpg", ".jpeg", ".png"), "IAPS, NAPS and EMOTIC")
+AUDIO = Modality("audio", (".wav", ".flac", ".mp3"), "IMEMNet's DEAM clips")
+
+
+class Found(NamedTuple):
+    """What a load finds in data_dir (`find_in`), once: its files, and its annotation files."""
+
+    files: "DataDirFiles"
+    annotations: AnnotationFiles
+
+
+def find_in(data_dir):
+    """The `Found` of `data_dir` (None: nothing)."""
+    files = data_dir_files(data_dir) if data_dir else DataDirFiles([], {}, {}, {})
+    return Found(files, AnnotationFiles(files.paths))
+
+
+def inputs_digest(found, annotation_files, modalities):
+    """A digest of what a load reads from what it `found`: each of the `annotation_files`' origin and
+    content (data_dir's copy: its path and a digest of its bytes; else its URL, see ANNOTATION_URLS)
+    and, where `modalities` are needed, every media file and archive in data_dir (path, size,
+    modification time: media are too large to read here). Files a load never reads are left out."""
+    inputs = [
+        (name, found.annotations.local[name], found.annotations.digest(name))
+        if name in found.annotations.local
+        else (name, ANNOTATION_URLS[name])
+        for name in annotation_files
+    ]
+    for path in found.files.paths if modalities else ():
+        if is_archive(path) or any(media_file_id(path, modality) for modality in modalities):
+            stat = os.stat(path)
+            inputs.append((path, stat.st_size, stat.st_mtime_ns))
+    return digest(*inputs)
+
+
+def make_plans(configs, found, download, cache_root, *, extract=False, splits=None, unreadable_archives=None):
+    """{config name: its `Plan`}, made together: the configs share their annotation tables, one
+    search of what was `found` in data_dir (`find_in`) and each archive's listing. `download(url)`
+    gives a published annotation file's local path; with
+    `splits`, only those splits are planned. The configs share their options (missing_media, ...).
+
+    A split whose own annotation file is unavailable is left out with a warning (an error if every
+    split is); with `extract`, the archive members used are extracted into the cache (what a
+    prepared load reads); `unreadable_archives` as in `Media.find`."""
+    tables, absent, needed = {}, {}, collections.defaultdict(set)
+    for config in configs:
+        asked = [split for split in config.splits if splits is None or split in splits]
+        absent[config.name] = {}
+        for split in asked:
+            try:
+                found.annotations.read(config.splits[split], config.kind.parse, download)
+            except UnavailableAnnotations as error:
+                absent[config.name][split] = error
+        if splits is None and len(absent[config.name]) == len(asked):  # an asked split's absence is explained
+            raise next(iter(absent[config.name].values()))
+        for split, error in absent[config.name].items():
+            logger.warning(f"The {split} split of {config.name} is left out: {error}")
+        tables[config.name] = {
+            split: {
+                name: found.annotations.read(file, parse, download)
+                for name, (file, parse) in config.inputs(split).items()
+            }
+            for split in asked
+            if split not in absent[config.name]
+        }
+        for split_tables in tables[config.name].values() if config.modalities else ():
+            for modality, field in config.kind.media.items():
+                needed[modality].update(map(operator.attrgetter(field), split_tables[config.kind.name].rows))
+    media = Media.find(found.files.paths, needed, cache_root, extract, unreadable_archives) if needed else None
+    return {
+        config.name: Plan(
+            config,
+            tables[config.name],
+            absent[config.name],
+            found.annotations.origins,
+            media if config.modalities else None,
+            cache_root,
+            found.files,
+        )
+        for config in configs
+    }
+
+
+class Plan(NamedTuple):
+    """What a load of one config reads (`make_plans`), found before anything is generated."""
+
+    config: "datasets.BuilderConfig"  # an ImemnetCConfig
+    tables: dict  # {split: {table kind: Table}}: the split's own table (the config's kind) and its lookups
+    absent: dict  # {split: why it is left out}: its own annotation file is unavailable
+    origins: dict  # {annotation file: its path in data_dir, or the URL it was downloaded from}
+    media: "Media | None"  # None for the annotation-only configs
+    cache_dir: str  # the datasets cache of this config (its downloads and archive listings)
+    files: "DataDirFiles"  # data_dir's files, as the plan found them
+
+    def rows(self, split):
+        """The rows (`Row`, or `Pair` for paired) whose examples make `split`."""
+        return self.tables[split][self.config.kind.name].rows
+
+    def lookups(self, split):
+        """{table kind: {id: its first row}} of the tables the split's rows are joined to."""
+        return {
+            name: table.first_row_per_id()
+            for name, table in self.tables[split].items()
+            if name != self.config.kind.name
+        }
+
+    def located(self, split):
+        """(row, {modality: Location}) for each row of `split` whose media files are all in data_dir;
+        the others are an error naming them, or with missing_media="skip" left out and counted."""
+        table = self.tables[split][self.config.kind.name]
+        located, missing = [], {modality: set() for modality in self.config.kind.media}
+        lookups = [
+            (modality, operator.attrgetter(field), self.media.locations[modality])
+            for modality, field in self.config.kind.media.items()
+        ]
+        for row in table.rows:
+            where = {modality: found.get(media_id(row)) for modality, media_id, found in lookups}
+            if None in where.values():
+                for modality, media_id, _ in lookups:
+                    if where[modality] is None:
+                        missing[modality].add(media_id(row))
+            else:
+                located.append((row, where))
+        if not any(missing.values()):
+            return located
+        locked = collections.Counter(  # {encrypted zip: how many of the missing files it holds}
+            path
+            for path, archive in self.media.listed.items()
+            for name in archive.encrypted
+            for modality, ids in missing.items()
+            if media_file_id(name, modality) in ids
+        )
+        if self.config.missing_media == "skip":
+            logger.warning(
+                f"missing_media='skip': left out {len(table.rows) - len(located)} examples of {table.name} whose media are missing"
+                + "".join(
+                    f"; {count} of their files are in {path}, encrypted" for path, count in sorted(locked.items())
+                )
+                + "."
+            )
+            return located
+        if locked:
+            path, count = min(locked.items())
+            raise ValueError(
+                f"{path} is encrypted (password-protected): {count} media files named in {table.name} are in it, "
+                "and the loader does not take passwords. Extract it into data_dir with its password (e.g. "
+                f"`unzip {os.path.basename(path)}` or `7z x {os.path.basename(path)}`, which ask for it) and load "
+                'again, or pass missing_media="skip" to leave out the examples whose files are in it.'
+            )
+        raise FileNotFoundError(
+            f"Media files named in {table.name} are missing from data_dir={self.config.data_dir} "
+            f"(searched {self.media.searched}):\n"
+            + "".join(_describe_missing(modality, sorted(ids)) for modality, ids in missing.items() if ids)
+            + 'Add the missing downloads to data_dir (see the dataset card), or pass missing_media="skip" '
+            "to leave out the examples whose media are missing."
+        )
+
+
+def batches(examples, rows=64, media_bytes=16 << 20):
+    """(shard, [(row, files)]) of the (shard, row, files) examples, in runs of `rows` of one shard, or
+    fewer when their media bytes reach `media_bytes`: small, because an export embeds a table's media
+    files in memory (datasets' writer takes 100 media examples at a time) and a streamed table holds
+    its media bytes."""
+    shard, batch, size = None, [], 0
+    for index, row, files in examples:
+        if batch and index != shard:
+            yield shard, batch
+            batch, size = [], 0
+        shard = index
+        batch.append((row, files))
+        size += sum(len(file["bytes"] or b"") for file in files.values())
+        if len(batch) == rows or size >= media_bytes:
+            yield shard, batch
+            batch, size = [], 0
+    if batch:
+        yield shard, batch
+
+
+def chunks(rows, size):
+    """`rows` in tuples of `size` (one empty tuple for no rows): the shards of a split."""
+    return [tuple(rows[start : start + size]) for start in range(0, len(rows), size)] or [()]
+
+
+class DataDirFiles(NamedTuple):
+    """The files of data_dir a load reads from, and the links met on the way (`data_dir_files`)."""
+
+    paths: list  # every file, sorted; hidden ones (a name starting with `.` or `__`) left out, as datasets does
+    linked_folders: dict  # {link: the folder it leads to}, walked
+    walked_already: dict  # {folder reached through a link: its real folder}, not walked again (a cycle, say)
+    dangling_links: dict  # {link: where it points}, where nothing is: left out
+
+
+def data_dir_files(data_dir):
+    """The files below `data_dir`, links to folders followed (data on shared storage, linked in):
+    each real folder is walked once, so a link to a folder above it does not loop; a link that
+    leads nowhere is left out. A load reads these, and its prepared cache is keyed by them."""
+    found, walked = DataDirFiles([], {}, {}, {}), set()
+    for parent, folders, names in os.walk(data_dir, followlinks=True):
+        real = os.path.realpath(parent)
+        if real in walked:
+            found.walked_already[parent] = real
+            folders.clear()
+            continue
+        walked.add(real)
+        if os.path.islink(parent):
+            found.linked_folders[parent] = real
+        folders[:] = sorted(folder for folder in folders if not folder.startswith(HIDDEN))
+        for path in (os.path.join(parent, name) for name in names if not name.startswith(HIDDEN)):
+            if _leads_nowhere(path):
+                found.dangling_links[path] = os.readlink(path)
+            else:
+                found.paths.append(path)
+    found.paths.sort()
+    return found
+
+
+HIDDEN = (".", "__")
+
+
+def _leads_nowhere(path):
+    """Whether `path` is a link to nothing (or to a loop of links)."""
+    try:
+        os.stat(path)
+        return False
+    except OSError:
+        return os.path.islink(path)
+
+
+def media_file_id(path, modality):
+    """The id a media file stands for (its name without extension), or None if it is not one."""
+    name = path[max(path.rfind("/"), path.rfind("\\")) + 1 :]  # called for every file and member: no regex
+    stem, dot, extension = name.rpartition(".")
+    if not dot or f".{extension.lower()}" not in modality.extensions or name.startswith((".", "__")):
+        return None
+    if "__MACOSX" in path and any(part.startswith("__MACOSX") for part in re.split(r"[\\/]", path)):
+        return None
+    return stem
+
+
+class Media:
+    """Where the media file of each id the annotations name lies in data_dir (`Media.find`).
+
+    - `needed`: {modality: the ids the annotation files name}; `locations`: {modality: {id: its
+      `Location`}} for those found (a loose file, or an archive member);
+    - `duplicates`: (modality, id, the file used, another file for that id) where they differ;
+    - `archives`: the `Archive`s holding media used, by path; `listed`: every archive listed;
+      `loose`: the files outside archives; `searched`: what was searched, for messages;
+    - `extracted`: whether the members used were extracted into the cache (a prepared load reads
+      those files); otherwise they are read in place (streaming), in the order they lie in.
+    """
+
+    def __init__(self, needed, cache_root, extracted):
+        self.needed, self.cache_root, self.extracted = needed, cache_root, extracted
+        self.locations = {modality: {} for modality in needed}
+        self.duplicates, self.archives, self.listed, self.loose, self.searched = [], {}, {}, [], ""
+        self._checked = {}  # the problem of each file read, by location: for every shard this process reads
+
+    @classmethod
+    def find(cls, found, needed, cache_root, extract, unreadable_archives=None):
+        """Finds the `needed` ids among the `found` files of data_dir: loose files in name order,
+        then each archive, listed once (its listing kept, see `Archive`); with `extract`, the members
+        used are extracted into the cache. An archive that cannot be read is an error, or with a
+        dict as `unreadable_archives` recorded there ({path: why})."""
+        media = cls(needed, cache_root, extract)
+        archive_paths = [path for path in found if is_archive(path)]
+        media.loose = [path for path in found if not is_archive(path)]
+        media.searched = f"{len(media.loose)} files" + (
+            f" and the archives {', '.join(map(os.path.basename, archive_paths))}" if archive_paths else ""
+        )
+        for path in media.loose:
+            media._add(Location(path, None, os.stat(path).st_size))
+        for path in archive_paths:
+            archive = media.listed[path] = Archive(path, cache_root, check_member=check_member)
+            try:
+                members = archive.members(extract=media.unlocated if extract else None)
+                used = [member for member in members if media._add(member)]
+                if used:
+                    media.archives[path] = archive
+                    if extract:
+                        archive.extract(used)
+            except UnreadableArchive as error:
+                if unreadable_archives is None:
+                    raise
+                unreadable_archives[path] = str(error)
+            except CacheUnwritable as error:
+                if error.errno not in FULL_DISK:
+                    raise
+                raise OSError(
+                    error.errno,
+                    f"{os.strerror(error.errno)} while listing or extracting {path} into the datasets cache "
+                    f"({cache_root}). "
+                    "Free some space there, or pass cache_dir=<a folder on a larger disk>; the next run keeps "
+                    "the members already extracted whole and extracts the rest.",
+                ) from error
+        return media
+
+    def unlocated(self, name):
+        """Whether an archive member is the media file of a needed id that no earlier file provides."""
+        return any(
+            media_id in self.needed[modality] and media_id not in self.locations[modality]
+            for modality in self.needed
+            if (media_id := media_file_id(name, modality))
+        )
+
+    def _add(self, location):
+        """Records `location` for the needed ids it is the first file of; says whether it was."""
+        taken = False
+        for modality, located in self.locations.items():
+            media_id = media_file_id(location.member or location.container, modality)
+            if media_id not in self.needed[modality]:
+                continue
+            first = located.setdefault(media_id, location)
+            taken |= first is location
+            if first.size != location.size:  # an archive beside its own extraction holds equal copies
+                self.duplicates.append((modality, media_id, first, location))
+                logger.warning(
+                    f"Two different {modality.name} files for {media_id}: {_describe(first)} and {_describe(location)}; "
+                    f"using the first (data_dir's folders in name order, then archives, each in its own order)."
+                )
+        return taken
+
+    def shards(self, located, rows_per_shard):
+        """Rows in chunks: prepared, in the annotation file's order; streamed, in the order their
+        media lie in (pairs: by clip, so that each archive is read front to back and each clip once)."""
+        if not self.extracted:
+            located = sorted(
+                located,
+                key=lambda row_where: tuple((where.container, where.offset or 0) for where in row_where[1].values()),
+            )
+        return chunks(located, rows_per_shard)
+
+    def read(self, shards, skip_unreadable):
+        """(shard index, row, {modality: file}) for every row of the shards whose media files are
+        all readable; the others are an error, or with `skip_unreadable` left out and counted."""
+        skipped, members = 0, self.reader()
+        for index, shard in enumerate(shards):
+            for row, where in shard:
+                files = {modality: self.file(location, members) for modality, location in where.items()}
+                problem = next(filter(None, (self.problem(where[m], m, files[m]) for m in where)), None)
+                if problem is None:
+                    yield index, row, files
+                elif skip_unreadable:
+                    skipped += 1
+                else:
+                    raise ValueError(problem + UNREADABLE_ADVICE)
+        if skipped:
+            logger.warning(f"missing_media='skip': left out {skipped} examples whose media files are unreadable.")
+
+    def readable(self, located, skip_unreadable):
+        """The (row, {modality: Location}) of `located` (`Plan.located`'s) whose media files all pass
+        the check `read` makes, by `checker`'s kept verdicts; the others are an error, or with
+        `skip_unreadable` left out and counted."""
+        readable, verdicts = [], {}
+        with self.checker() as problem:
+            for row, where in progress(located, "Checking media files", "files"):
+                for modality, location in where.items():
+                    if location not in verdicts:
+                        verdicts[location] = problem(location, modality)
+                found = next(filter(None, (verdicts[location] for location in where.values())), None)
+                if found is None:
+                    readable.append((row, where))
+                elif not skip_unreadable:
+                    raise ValueError(found + UNREADABLE_ADVICE)
+        if len(readable) < len(located):
+            logger.warning(
+                f"missing_media='skip': left out {len(located) - len(readable)} items whose media files are unreadable."
+            )
+        return readable
+
+    def problem(self, location, modality, file):
+        """What makes the media `file` (`Media.file`'s) at `location` unusable, or None: checked once
+        per process, as pairs share their clips and pictures."""
+        if location not in self._checked:
+            with _opened(file) as stream:
+                self._checked[location] = media_problem(stream, location.size, file["path"], modality)
+        return self._checked[location]
+
+    @contextlib.contextmanager
+    def checker(self):
+        """`with media.checker() as problem:` a function `problem(location, modality)` saying what
+        makes the media file at `location` unusable, or None, by the checks `read` makes. A tar's
+        members were checked when it was listed; a loose file or zip member is read as far as the
+        check needs (its header and, for pictures, its last bytes), and the verdict is kept in the
+        cache under what it was made from (the file's size and modification time; the zip's
+        listing): an unchanged download is not read again, a changed file is checked anew."""
+        verdicts = {}  # the kept verdicts of each folder of loose files and of each zip, read once
+
+        def kept(container, path):
+            if container not in verdicts:
+                verdicts[container] = _KeptVerdicts(path())
+            return verdicts[container]
+
+        members = self.reader()
+
+        def problem(location, modality):
+            if location.member is None:
+                folder, _, name = location.container.rpartition("/")
+                stat = os.stat(location.container)
+                return kept(folder, lambda: f"{self.cache_root}/{ARCHIVE_CACHE}/folders/{digest(folder)}.json").verdict(
+                    name, [stat.st_size, stat.st_mtime_ns], lambda: _problem_of_file(location, modality)
+                )
+            archive = self.listed[location.container]
+            if archive.problems is not None:
+                return archive.problems.get(location.member)
+            return kept(archive.folder, lambda: f"{archive.folder}/checks.json").verdict(
+                location.member,
+                [location.size, location.offset],
+                lambda: _problem_of_member(location, modality, members),
+            )
+
+        yield problem
+        for kept_verdicts in verdicts.values():
+            kept_verdicts.keep()
+
+    def file(self, location, members):
+        """What an Image or Audio column holds for `location`: a local path (extracted, or a loose
+        file), or the member's bytes read through `members` (a `MemberReader` of these media)."""
+        if location.member is None:
+            return {"path": location.container, "bytes": None}
+        if self.extracted:
+            return {"path": self.archives[location.container].extracted(location.member), "bytes": None}
+        return {"path": location.member, "bytes": members.read(location)}
+
+    def reader(self):
+        """A `MemberReader` of the archives these media use."""
+        return MemberReader(self.archives)
+
+
+def _problem_of_file(location, modality):
+    with io.open(location.container, "rb") as stream:  # noqa: UP020  (see Archives)
+        return media_problem(stream, location.size, location.container, modality)
+
+
+def _problem_of_member(location, modality, members):
+    with members.open(location) as stream:
+        return media_problem(stream, location.size, location.member, modality)
+
+
+class _KeptVerdicts:
+    """Media checks' verdicts kept in one JSON file of the cache, `{name: [stamp, verdict]}`, where
+    the stamp says which version of the file the verdict was made from."""
+
+    def __init__(self, path):
+        self.path, self.new = path, {}
+        self.kept = self._read()
+
+    def verdict(self, name, stamp, check):
+        kept = self.kept.get(name)
+        if kept is not None and kept[0] == stamp:
+            return kept[1]
+        verdict = check()
+        self.kept[name] = self.new[name] = [stamp, verdict]
+        return verdict
+
+    def keep(self):
+        """Writes the new verdicts, with those another process kept meanwhile (whole, then renamed)."""
+        if not self.new:
+            return
+        os.makedirs(self.path.rpartition("/")[0], exist_ok=True)
+        partial = f"{self.path}.{uuid.uuid4().hex}.partial"
+        with io.open(partial, "w", encoding="utf-8") as f:  # noqa: UP020  (see Archives)
+            json.dump({**self._read(), **self.new}, f)
+        os.replace(partial, self.path)
+
+    def _read(self):
+        try:
+            with io.open(self.path, encoding="utf-8") as f:  # noqa: UP020  (see Archives)
+                kept = json.load(f)
+            return {
+                name: [stamp, verdict]
+                for name, (stamp, verdict) in kept.items()
+                if isinstance(stamp, list) and isinstance(verdict, (str, type(None)))
+            }
+        except (OSError, ValueError, TypeError, AttributeError):  # none yet, or damaged: checked anew
+            return {}
+
+
+UNREADABLE_ADVICE = ' Replace it with a good copy (download it again), or pass missing_media="skip" to leave it out.'
+
+
+def _describe(location):
+    return f"{location.member} in {location.container}" if location.member else location.container
+
+
+def _opened(file):
+    """A media file's bytes as a stream: from memory (streamed) or from its path (prepared)."""
+    return io.BytesIO(file["bytes"]) if file["bytes"] is not None else io.open(file["path"], "rb")  # noqa: UP020  (see Archives)
+
+
+# What decodes (and on datasets 4+ also writes) an Audio column, per datasets line, and how to get it.
+AUDIO_BACKEND = (
+    {
+        "modules": ("soundfile", "librosa"),
+        "install": "pip install soundfile librosa   (the [audio-librosa] extra of imemnet-c)",
+    }
+    if int(datasets.__version__.split(".")[0]) < 4  # datasets 2 and 3: librosa; 4 and newer: torchcodec
+    else {
+        "modules": ("torch", "torchcodec.decoders"),
+        "install": (
+            "pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu   (plain pip takes a CUDA build)\n"
+            '  pip install "torchcodec>=0.12,<0.14"   (the [audio] extra of imemnet-c; 0.14 to 0.17 are CUDA builds)\n'
+            "  FFmpeg's shared libraries, e.g. on Debian 12: sudo apt-get install libavcodec59 libavformat59 "
+            "libavutil57 libavdevice59 libavfilter8 libswscale6 libswresample4"
+        ),
+    }
+)
+
+
+def audio_backend_problem():
+    """Why the installed datasets cannot decode or write audio (what music and paired need), or None."""
+    for module in AUDIO_BACKEND["modules"]:
+        try:
+            importlib.import_module(module)
+        except Exception as error:  # a missing module, a CUDA-only build, FFmpeg's libraries absent
+            reason = (str(error).strip().splitlines() or ["no message"])[0]
+            return (
+                f"datasets {datasets.__version__} reads audio through {' and '.join(AUDIO_BACKEND['modules'])}, "
+                f"and {module} cannot be imported here ({type(error).__name__}: {reason}). The music and paired "
+                f"configs need it. Install it:\n  {AUDIO_BACKEND['install']}"
+            )
+    return None
+
+
+def check_member(name, size, open_stream):
+    """The archive layer's hook (see `Archive`): what makes the archive member `name`, if it is a
+    media file, unusable, or None; `open_stream()` opens its bytes."""
+    modality = next((modality for modality in (IMAGES, AUDIO) if media_file_id(name, modality)), None)
+    if modality is None:
+        return None
+    with open_stream() as stream:
+        return media_problem(stream, size, name, modality)
+
+
+def media_problem(stream, size, path, modality):
+    """What makes a media file of `size` bytes unusable (empty, not an image or audio file,
+    truncated), or None, from its header and, for pictures, its last bytes only: JPEG, PNG and PCM
+    WAV by their markers, anything else by Pillow or libsndfile. A readable file in another format
+    than its extension says is fine: decoders go by content."""
+    where = f"{path} (the {modality.name} of {media_file_id(path, modality)})"
+    if not size:
+        return f"{where} is empty (0 bytes)."
+    try:
+        return (_image_problem if modality == IMAGES else _audio_problem)(stream, size, where)
+    except (PIL.UnidentifiedImageError, soundfile.LibsndfileError) as error:
+        return f"{where} is not a readable {modality.name} file ({type(error).__name__})."
+    except (OSError, RuntimeError, EOFError) as error:  # what Pillow says of a picture cut short in its headers
+        return f"{where} is a truncated or damaged {modality.name} file ({error})."
+
+
+_END_MARKERS = {b"\xff\xd8\xff": ("JPEG", b"\xff\xd9"), b"\x89PNG\r\n\x1a\n": ("PNG", b"IEND")}
+
+
+def _image_problem(stream, size, where):
+    head = stream.read(8)
+    picture_format, end = next((known for magic, known in _END_MARKERS.items() if head.startswith(magic)), (None, None))
+    if picture_format is None:  # not JPEG or PNG: whatever Pillow can identify
+        stream.seek(0)
+        PIL.Image.open(stream)
+        return None
+    stream.seek(max(0, size - 1024))
+    return None if end in stream.read() else f"{where} is a truncated {picture_format} (its end marker is missing)."
+
+
+def _audio_problem(stream, size, where):
+    try:  # a PCM WAV: its header says how many frames follow (libsndfile quietly reads fewer)
+        with wave.open(stream) as header:
+            declared, frame_size = header.getnframes(), header.getsampwidth() * header.getnchannels()
+            frames = min(declared, (size - stream.tell()) // frame_size)
+    except (wave.Error, EOFError):  # another format, or WAV in another encoding
+        stream.seek(0)
+        declared, frames = None, soundfile.info(stream).frames
+    if frames == 0 or (declared is not None and frames < declared):
+        return f"{where} is truncated: {frames} of {declared if declared is not None else 'some'} audio frames."
+    return None
+
+
+def _describe_missing(modality, ids):
+    if modality == IMAGES:
+        by_source = collections.defaultdict(list)
+        for media_id in ids:
+            by_source[image_source(media_id)].append(media_id)
+    else:
+        by_source = {"deam": ids}
+    return (
+        "".join(
+            f"  {len(source_ids)} {source} {modality.name} files, e.g. {', '.join(source_ids[:5])}\n"
+            for source, source_ids in sorted(by_source.items())
+        )
+        + f"  (looked for <id>{'/'.join(modality.extensions)} in any case, from {modality.sources})\n"
+    )
