@@ -1,6 +1,8 @@
 """Shared fixtures: an offline Hugging Face home, a loader that keeps its cache in tmp_path, and
 helpers that build the users' download layouts from the sample generator's pieces."""
 
+import collections
+import contextlib
 import os
 import shutil
 import signal
@@ -60,6 +62,30 @@ def kill_when(process, reached, timeout=TIMEOUT):
     read_until(process, reached, timeout)
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=timeout)
+
+
+_COUNTERS = []  # the open counters of `opened_files` blocks now running
+
+
+def _count_opens(event, args):
+    if event == "open" and _COUNTERS and isinstance(args[0], str):
+        _COUNTERS[-1][os.path.abspath(args[0])] += 1
+
+
+sys.addaudithook(_count_opens)
+
+
+@contextlib.contextmanager
+def opened_files():
+    """`with opened_files() as opened:` {absolute path: how many times this process opened it}
+    within the block, by Python's `open` audit event (builtins.open, io.open, os.open; not what a
+    C library such as rapidgzip opens itself)."""
+    counter = collections.Counter()
+    _COUNTERS.append(counter)
+    try:
+        yield counter
+    finally:
+        _COUNTERS.remove(counter)
 
 
 @pytest.fixture
