@@ -235,6 +235,31 @@ def test_an_old_extraction_goes_at_the_first_listing_after_the_dataset_reading_i
     assert not os.path.exists(second) and os.path.isdir(extraction())  # (read by no dataset: gone at once)
 
 
+def test_a_listing_removes_what_an_interrupted_listing_left_but_not_what_one_may_still_be_writing(
+    load, downloads, tmp_path
+):
+    expected = content(load("music", downloads)["train"])
+    clips_as_tar_gz(downloads)
+    cache = tmp_path / "cache"
+    imemnet_c.make_plan("music", downloads, cache_dir=str(cache))
+    folder = os.path.dirname(index_of(cache, f"{CLIPS}.gz"))
+    left = {  # by an interrupted listing (its seek points never named), and by a listing of an older version
+        "abandoned": os.path.join(folder, "seek-points.bin.0a1b.partial"),
+        "recent": os.path.join(folder, "seek-points.bin.2c3d.partial"),
+        "older version": os.path.join(folder, f"seek-points-{'0' * 32}.bin"),
+    }
+    for path in left.values():
+        open(path, "wb").write(b"seek points")
+    two_hours_ago = time.time() - 7200
+    os.utime(left["abandoned"], (two_hours_ago, two_hours_ago))
+    os.remove(os.path.join(folder, "index.json"))  # the next plan lists the archive again
+    imemnet_c.make_plan("music", downloads, cache_dir=str(cache))
+    kept = [name for name in os.listdir(folder) if name.startswith("seek-points")]
+    assert sorted(kept) == ["seek-points.bin", os.path.basename(left["recent"])]  # the recent one may be written now
+    assert json.load(open(os.path.join(folder, "index.json")))["seek_points"][0] == "seek-points.bin"
+    assert content(imemnet_c.load("music", str(downloads), split="train", cache_dir=str(cache))) == expected
+
+
 def test_members_read_at_random_from_a_tar_gz_are_byte_identical_to_tarfiles(tmp_path):
     members = {f"clips/{c}.wav": sample.wav_bytes(c, seconds=2.0) for c in sample.CLIP_IDS}
     members.update({f"pad/{i}.bin": os.urandom(300_000) for i in range(30)})  # several MB: several seek points
