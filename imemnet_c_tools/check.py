@@ -17,6 +17,7 @@ is kept in the datasets cache: a second check, or the load after it, does not re
 
 import collections
 import contextlib
+import gc
 import json
 import os
 import shutil
@@ -41,6 +42,16 @@ def source_of(modality, media_id):
 def check(data_dir, configs=CONFIGS, cache_dir=None):
     """The facts of the report, as one JSON-ready dict; `complete` says whether a load would find
     every file it needs, readable."""
+    enabled = gc.isenabled()
+    gc.disable()  # its ~10^5 small objects form no cycles: at full count the collector's passes cost a third
+    try:
+        return _report(data_dir, configs, cache_dir)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _report(data_dir, configs, cache_dir):
     data_dir = os.path.abspath(os.path.expanduser(data_dir))
     if not os.path.isdir(data_dir):
         raise NotADirectoryError(f"{data_dir} is not a folder: pass the folder that holds your downloads.")
