@@ -151,18 +151,6 @@ def handles_open(path):
     return count
 
 
-def archive_calls(monkeypatch, method):
-    """The archives (file names) on which `Archive.<method>` is called, as loads in this process go."""
-    calls, original = [], getattr(imemnet_c.Archive, method)
-
-    def spy(archive, *args, **kwargs):
-        calls.append(os.path.basename(archive.path))
-        return original(archive, *args, **kwargs)
-
-    monkeypatch.setattr(imemnet_c.Archive, method, spy)
-    return calls
-
-
 def stepped_load(config, data_dir, cache, *options):
     """The command of a load in a process of its own that announces and pauses at a step (see
     tests/stepped_load.py), as this Python runs it."""
