@@ -1,7 +1,7 @@
 """A load in a process of its own, for the tests of killed and concurrent runs.
 
     python tests/stepped_load.py CONFIG DATA_DIR CACHE [--streaming] [--step PATH [--halves]]
-        [--pause-at N --delay SECONDS | --barrier FOLDER --parties N] [--rows-per-table N]
+        [--pause-at N --delay SECONDS | --barrier FOLDER --parties N] [--rows-per-shard N]
 
 Each call of the step (a function by its dotted path, e.g. `tarfile.TarFile.__iter__`) prints
 `step`; its `--pause-at`th call then pauses `--delay` seconds (the time to kill it there), or its
@@ -80,7 +80,7 @@ def main():
     parser.add_argument("--delay", type=float, default=0.0)
     parser.add_argument("--barrier")
     parser.add_argument("--parties", type=int, default=2)
-    parser.add_argument("--rows-per-table", type=int)
+    parser.add_argument("--rows-per-shard", type=int)
     args = parser.parse_args()
     datasets.disable_progress_bars()
     pause = pause_for(args)
@@ -107,9 +107,8 @@ def main():
             return original(*call_args, **call_kwargs)
 
         setattr(owner, name, step)
-    if args.rows_per_table:  # more, smaller tables: a kill can land between two of them
-        imemnet_c._batches = functools.partial(imemnet_c._batches, rows=args.rows_per_table)
-    builder = imemnet_c.ImemnetC(config_name=args.config, data_dir=args.data_dir, cache_dir=args.cache)
+    options = {"rows_per_shard": args.rows_per_shard} if args.rows_per_shard else {}  # the config's
+    builder = imemnet_c.ImemnetC(config_name=args.config, data_dir=args.data_dir, cache_dir=args.cache, **options)
     if not args.streaming:
         builder.download_and_prepare()  # the builder of this module, patched (load_dataset would run a copy)
     for split in builder.config.splits:
