@@ -232,7 +232,9 @@ def _bins(scores, balance):
 
 
 @functools.lru_cache(maxsize=8)
-def _reachable(image_va_bytes, clip_va_bytes, balance, kernel, scale):
+def reachable_bins_scored(image_va_bytes, clip_va_bytes, balance, kernel, scale):
+    """`_reachable_bins`' work, kept per process and arguments (its `cache_info()` says how often it
+    was reused): the distinct VA values of the items scored against each other."""
     image_va = numpy.frombuffer(image_va_bytes, numpy.float32).reshape(-1, 2)
     clip_va = numpy.frombuffer(clip_va_bytes, numpy.float32).reshape(-1, 2)
     # distinct VA values only: EMOTIC's images take about a hundred, so this is far smaller than all pairs
@@ -252,7 +254,7 @@ def _reachable_bins(image_va, clip_va, balance, kernel, scale):
     """Per image and per clip, which of the `balance` score bins its partners can fill; kept per
     process and (items, balance, kernel, scale), so that only the first epoch pays for scoring the
     distinct VA values against each other."""
-    return _reachable(
+    return reachable_bins_scored(
         image_va.astype(numpy.float32).tobytes(), clip_va.astype(numpy.float32).tobytes(), balance, kernel, scale
     )
 
@@ -403,7 +405,7 @@ def _planned_items(data_dir, split, split_rule, streaming, cache_dir, missing_me
 def forget_plans():
     """Drops the plans this process keeps: the next `va_pairs` reads the annotations and listings again."""
     _planned_items.cache_clear()
-    _reachable.cache_clear()
+    reachable_bins_scored.cache_clear()
     _PREPROCESSED_ITEMS.clear()
 
 

@@ -3,6 +3,7 @@ helpers that build the users' download layouts from the sample generator's piece
 
 import collections
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -64,30 +65,6 @@ def kill_when(process, reached, timeout=TIMEOUT):
     process.wait(timeout=timeout)
 
 
-_COUNTERS = []  # the open counters of `opened_files` blocks now running
-
-
-def _count_opens(event, args):
-    if event == "open" and _COUNTERS and isinstance(args[0], str):
-        _COUNTERS[-1][os.path.abspath(args[0])] += 1
-
-
-sys.addaudithook(_count_opens)
-
-
-@contextlib.contextmanager
-def opened_files():
-    """`with opened_files() as opened:` {absolute path: how many times this process opened it}
-    within the block, by Python's `open` audit event (builtins.open, io.open, os.open; not what a
-    C library such as rapidgzip opens itself)."""
-    counter = collections.Counter()
-    _COUNTERS.append(counter)
-    try:
-        yield counter
-    finally:
-        _COUNTERS.remove(counter)
-
-
 @pytest.fixture
 def load(tmp_path):
     """load(config, data_dir, streaming=False, **options): what a user's one load call returns
@@ -105,16 +82,73 @@ def load(tmp_path):
     return load
 
 
-def archive_calls(monkeypatch, method):
-    """The archives (file names) on which `Archive.<method>` is called, as loads in this process go."""
-    calls, original = [], getattr(imemnet_c.Archive, method)
+class FileEvents:
+    """What this process did to files while a `file_events()` block ran, by absolute path: `opened`
+    counts the opens (any mode), `written` the opens for writing and the renames onto the path."""
 
-    def spy(archive, *args, **kwargs):
-        calls.append(os.path.basename(archive.path))
-        return original(archive, *args, **kwargs)
+    def __init__(self):
+        self.opened, self.written = collections.Counter(), collections.Counter()
 
-    monkeypatch.setattr(imemnet_c.Archive, method, spy)
-    return calls
+
+_RECORDING = []  # the FileEvents of the file_events() blocks running
+
+
+def _record(event, args):
+    """The audit hook: the interpreter reports every open (open, io.open, os.open, by any code and
+    thread) and rename (os.rename, os.replace). A C or C++ library's own opens are not reported:
+    rapidgzip's reads of a tar.gz."""
+    if not _RECORDING or event not in ("open", "os.rename"):
+        return
+    path = args[1] if event == "os.rename" else args[0]
+    if not isinstance(path, (str, bytes, os.PathLike)):  # an open file descriptor
+        return
+    path = os.path.abspath(os.fsdecode(path))
+    writes = event == "os.rename" or bool(args[2] & (os.O_WRONLY | os.O_RDWR))
+    for events in list(_RECORDING):
+        if event == "open":
+            events.opened[path] += 1
+        if writes:
+            events.written[path] += 1
+
+
+sys.addaudithook(_record)  # once per session: a hook cannot be removed, so it records only in a block
+
+
+@contextlib.contextmanager
+def file_events():
+    """`with file_events() as events:` the files this process opens and writes in the block (see
+    `FileEvents`), as a user tracing the process would see them."""
+    events = FileEvents()
+    _RECORDING.append(events)
+    try:
+        yield events
+    finally:
+        _RECORDING.remove(events)
+
+
+def listed(events):
+    """The archives (file names) listed by a pass over them while `events` were recorded, once per
+    pass: each pass keeps its listing, written whole as `<cache>/imemnet_c_archives/<folder>/index.json`,
+    which names the archive (the folder's name says nothing a test can read)."""
+    names = []
+    for path, writes in events.written.items():
+        folder = os.path.dirname(path)
+        if (
+            os.path.basename(path) == "index.json"
+            and os.path.basename(os.path.dirname(folder)) == imemnet_c.ARCHIVE_CACHE
+        ):
+            with open(path, encoding="utf-8") as f:
+                names += [os.path.basename(json.load(f)["archive"])] * writes
+    return sorted(names)
+
+
+def handles_open(path):
+    """How many file descriptors of this process are open on `path` (Linux's /proc/self/fd)."""
+    target, count = os.path.realpath(path), 0
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):  # the descriptor listing the folder, closed since
+            count += os.path.realpath(os.readlink(f"/proc/self/fd/{fd}")) == target
+    return count
 
 
 def stepped_load(config, data_dir, cache, *options):

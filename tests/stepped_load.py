@@ -3,7 +3,7 @@
     python tests/stepped_load.py CONFIG DATA_DIR CACHE [--streaming] [--step PATH [--halves]]
         [--pause-at N --delay SECONDS | --barrier FOLDER --parties N] [--rows-per-shard N]
 
-Each call of the step (a function by its dotted path, e.g. `imemnet_c.Archive._write`) prints
+Each call of the step (a function by its dotted path, e.g. `tarfile.TarFile.__iter__`) prints
 `step`; its `--pause-at`th call then pauses `--delay` seconds (the time to kill it there), or its
 first call waits until `--parties` processes have reached `--barrier` (a folder where each leaves a
 file), so that they are mid-step together. With

@@ -17,7 +17,7 @@ import time
 
 import datasets
 import pytest
-from conftest import ROOT, TIMEOUT, archive_calls, chain, consume, content, kill_when, stepped_load
+from conftest import ROOT, TIMEOUT, chain, consume, content, file_events, kill_when, listed, stepped_load
 
 import imemnet_c
 from imemnet_c_tools import check, sample
@@ -36,12 +36,6 @@ def clips_as_tar_gz(downloads, clips=None):
     members.update(clips or {})
     sample.write_tar(str(downloads / f"{CLIPS}.gz"), members, compress=True)
     return members
-
-
-@pytest.fixture
-def listings(monkeypatch):
-    """The archives listed by a pass over them, by file name, as loads in this process go."""
-    return archive_calls(monkeypatch, "_listed")
 
 
 def build(config, data_dir, cache, streaming):
@@ -64,23 +58,22 @@ def index_of(cache, name):
 
 
 @MODES
-def test_each_archive_is_listed_once_and_later_loads_of_any_config_list_nothing(
-    downloads, tmp_path, listings, streaming
-):
+def test_each_archive_is_listed_once_and_later_loads_of_any_config_list_nothing(downloads, tmp_path, streaming):
     clips_as_tar_gz(downloads)
-    first = build("music", downloads, tmp_path / "cache", streaming)
-    assert sorted(listings) == ["IMEMNet_clips.tar.gz", "NAPS_BE.tar.gz", "emotic.zip"]
-    listings.clear()
-    for config in ("music", "image", "paired"):
-        build(config, downloads, tmp_path / "cache", not streaming)
-        build(config, downloads, tmp_path / "cache", streaming)
-    assert listings == []
+    with file_events() as first_load:
+        first = build("music", downloads, tmp_path / "cache", streaming)
+    assert listed(first_load) == ["IMEMNet_clips.tar.gz", "NAPS_BE.tar.gz", "emotic.zip"]
+    with file_events() as later_loads:
+        for config in ("music", "image", "paired"):
+            build(config, downloads, tmp_path / "cache", not streaming)
+            build(config, downloads, tmp_path / "cache", streaming)
+    assert listed(later_loads) == []
     assert build("music", downloads, tmp_path / "other-cache", streaming) == first
 
 
 @MODES
 @pytest.mark.parametrize("change", ["size", "mtime"])
-def test_a_changed_archive_is_listed_again(downloads, tmp_path, listings, change, streaming):
+def test_a_changed_archive_is_listed_again(downloads, tmp_path, change, streaming):
     clips_as_tar_gz(downloads)
     build("music", downloads, tmp_path / "cache", streaming=True)  # listed; then read again in either mode
     archive = downloads / "IMEMNet_clips.tar.gz"
@@ -91,15 +84,15 @@ def test_a_changed_archive_is_listed_again(downloads, tmp_path, listings, change
     else:
         stat = archive.stat()
         os.utime(archive, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
-    listings.clear()
-    build("music", downloads, tmp_path / "cache", streaming)
-    assert listings == ["IMEMNet_clips.tar.gz"]
+    with file_events() as events:
+        build("music", downloads, tmp_path / "cache", streaming)
+    assert listed(events) == ["IMEMNet_clips.tar.gz"]
     assert len(os.listdir(tmp_path / "cache" / imemnet_c.ARCHIVE_CACHE)) == 3  # the old version's listing is gone
 
 
 @MODES
 @pytest.mark.parametrize("damage", ["garbage", "cut short", "seek points cut short", "seek points gone"])
-def test_a_corrupt_or_partial_listing_is_ignored_and_rebuilt(downloads, tmp_path, listings, damage, streaming):
+def test_a_corrupt_or_partial_listing_is_ignored_and_rebuilt(downloads, tmp_path, damage, streaming):
     clips_as_tar_gz(downloads)
     cache = tmp_path / "cache"
     expected = build("paired", downloads, cache, streaming=True)  # listed; then read again in either mode
@@ -115,9 +108,9 @@ def test_a_corrupt_or_partial_listing_is_ignored_and_rebuilt(downloads, tmp_path
         open(seek_points, "wb").write(data[: len(data) // 2])
     else:
         os.remove(seek_points)
-    listings.clear()
-    assert build("paired", downloads, cache, streaming) == expected
-    assert listings == ["IMEMNet_clips.tar.gz"]
+    with file_events() as events:
+        assert build("paired", downloads, cache, streaming) == expected
+    assert listed(events) == ["IMEMNet_clips.tar.gz"]
 
 
 def edit_listing(index, edit, tmp_path):
@@ -169,16 +162,16 @@ def edit_listing(index, edit, tmp_path):
         "damaged seek points",
     ],
 )
-def test_an_edited_listing_is_not_trusted_and_is_made_again(downloads, tmp_path, listings, streaming, edit):
+def test_an_edited_listing_is_not_trusted_and_is_made_again(downloads, tmp_path, streaming, edit):
     clips_as_tar_gz(downloads)
     cache = tmp_path / "cache"
     expected = build("music", downloads, cache, streaming)
     edit_listing(index_of(cache, "IMEMNet_clips.tar.gz"), edit, tmp_path)
     shutil.rmtree(cache / "imemnet_c", ignore_errors=True)  # the prepared dataset: the next build lists, extracts
     outside = sorted(str(p) for p in tmp_path.rglob("*") if cache not in p.parents)
-    listings.clear()
-    assert build("music", downloads, cache, streaming) == expected
-    assert listings == ["IMEMNet_clips.tar.gz"]
+    with file_events() as events:
+        assert build("music", downloads, cache, streaming) == expected
+    assert listed(events) == ["IMEMNet_clips.tar.gz"]
     assert sorted(str(p) for p in tmp_path.rglob("*") if cache not in p.parents) == outside  # nothing written there
     assert imemnet_c.Archive(str(downloads / f"{CLIPS}.gz"), str(cache)).members()  # the listing made again is kept
 
@@ -300,18 +293,19 @@ def test_streamed_pairs_come_grouped_by_clip_in_the_archives_order_each_clip_rea
 
 def test_a_long_listing_shows_a_progress_bar_that_datasets_switch_turns_off(downloads, tmp_path, monkeypatch, capsys):
     clips_as_tar_gz(downloads)
-    entries = imemnet_c.Archive._tar_entries
+    members = tarfile.TarFile.__iter__
 
-    def slow_entries(archive):  # a pass of over two seconds, like a real tar.gz
-        for entry in entries(archive):
+    def slow_members(tar):  # a pass of over two seconds, like a real tar.gz: the standard library's, slowed
+        for info in members(tar):
             time.sleep(0.4)
-            yield entry
+            yield info
 
-    monkeypatch.setattr(imemnet_c.Archive, "_tar_entries", slow_entries)
     path = str(downloads / f"{CLIPS}.gz")
     datasets.enable_progress_bars()
     try:
-        imemnet_c.Archive(path, str(tmp_path / "shown")).members()
+        with monkeypatch.context() as slowed:
+            slowed.setattr(tarfile.TarFile, "__iter__", slow_members)
+            imemnet_c.Archive(path, str(tmp_path / "shown")).members()
     finally:
         datasets.disable_progress_bars()
     assert f"Listing {path}" in capsys.readouterr().err
@@ -344,16 +338,16 @@ def test_a_replaced_archive_gives_the_new_content(load, downloads, streaming):
 
 INDEXING = textwrap.dedent(
     """
-    import sys, time
+    import sys, tarfile, time
     sys.path.insert(0, {root!r})
     import imemnet_c
-    entries = imemnet_c.Archive._tar_entries
-    def slow_entries(self):  # so that the parent can kill it mid-way
-        for entry in entries(self):
+    members = tarfile.TarFile.__iter__
+    def slow_members(tar):  # each member of a tar's pass announced, then a pause: the parent kills it mid-way
+        for info in members(tar):
             print("member", flush=True)
             time.sleep({delay})
-            yield entry
-    imemnet_c.Archive._tar_entries = slow_entries
+            yield info
+    tarfile.TarFile.__iter__ = slow_members
     builder = imemnet_c.ImemnetC(config_name="music", data_dir={data_dir!r}, cache_dir={cache!r})
     builder.download_and_prepare()
     print("rows", builder.as_dataset(split="train").num_rows, flush=True)
@@ -381,13 +375,14 @@ def test_a_run_killed_while_indexing_then_rerun_gives_the_full_result(downloads,
     assert "rows 8" in rerun.stdout
 
 
-def test_two_processes_indexing_at_once_both_end_with_a_good_listing(downloads, tmp_path, listings):
+def test_two_processes_indexing_at_once_both_end_with_a_good_listing(downloads, tmp_path):
     # Two streaming loads (no datasets lock between them, unlike two prepares), both in the pass over
-    # the clips' tar.gz at once: each waits at the start of that pass for the other.
+    # the clips' tar.gz at once: each waits at the start of that pass (the standard library's
+    # iteration over the tar's members) for the other.
     clips_as_tar_gz(downloads)
     cache, barrier = tmp_path / "cache", tmp_path / "barrier"
     os.makedirs(barrier)
-    step = ["--streaming", "--step", "imemnet_c.Archive._tar_entries", "--barrier", barrier]
+    step = ["--streaming", "--step", "tarfile.TarFile.__iter__", "--barrier", barrier]
     processes = [
         subprocess.Popen(
             stepped_load("music", downloads, cache, *step),
@@ -403,6 +398,6 @@ def test_two_processes_indexing_at_once_both_end_with_a_good_listing(downloads, 
     for process, (stdout, stderr) in zip(processes, results, strict=True):
         assert process.returncode == 0, stderr[-3000:]
         assert f"split train {hashlib.sha256(repr(alone['train']).encode()).hexdigest()}" in stdout
-    listings.clear()
-    assert build("music", downloads, cache, streaming=True) == alone  # from the listings they kept
-    assert listings == []
+    with file_events() as events:
+        assert build("music", downloads, cache, streaming=True) == alone  # from the listings they kept
+    assert listed(events) == []

@@ -6,7 +6,7 @@ import os
 import random
 
 import pytest
-from conftest import archive_calls
+from conftest import file_events, handles_open, listed
 from PIL import Image
 
 from imemnet_c_tools import sample
@@ -77,22 +77,26 @@ def test_streaming_paired_over_a_tar_gz_lists_each_archive_once_and_makes_no_dec
     os.remove(data_dir / "clips.tar")  # the clips as a compressed tar: random access through its seek points
     clips = {f"{c}.wav": sample.wav_bytes(c, seconds=4.0) for c in CLIPS}
     sample.write_tar(str(data_dir / "clips.tar.gz"), clips, compress=True)
-    listed, opened = archive_calls(monkeypatch, "_listed"), archive_calls(monkeypatch, "opener")
     monkeypatch.setattr(imemnet_c.Archive, "decompressed", None)  # any decompressed copy would fail
-    cache = tmp_path / "cache"
+    cache, archives = tmp_path / "cache", {name: data_dir / name for name in ("clips.tar.gz", "emotic.zip")}
 
     def stream():
         builder = imemnet_c.ImemnetC(config_name="paired", data_dir=str(data_dir), cache_dir=str(cache))
         return list(builder.as_streaming_dataset(split="train").decode(False))
 
-    pairs = stream()
+    def held_open():  # an archive is opened once per process, and stays open for its every pass
+        return {name: handles_open(path) for name, path in archives.items()}
+
+    with file_events() as first:
+        pairs = stream()
     assert len(pairs) == PAIRS
     assert {p["clip_id"]: p["audio"]["bytes"] for p in pairs} == {c[:-4]: b for c, b in clips.items()}
-    assert sorted(listed) == ["clips.tar.gz", "emotic.zip"]
-    assert sorted(opened) == ["clips.tar.gz", "emotic.zip"]  # each opened once for the whole pass
+    assert listed(first) == ["clips.tar.gz", "emotic.zip"]
+    assert held_open() == {"clips.tar.gz": 1, "emotic.zip": 1}  # each opened once for the whole pass
     media_bytes = sum(map(len, clips.values()))
     assert sum(cache_files(cache).values()) < 0.02 * media_bytes + 64 * 1024  # the listings and seek points
 
-    listed.clear()
-    assert stream() == pairs  # a second load reads the kept listings: no pass over any archive
-    assert listed == []
+    with file_events() as second:
+        assert stream() == pairs  # a second load reads the kept listings: no pass over any archive
+    assert listed(second) == []
+    assert held_open() == {"clips.tar.gz": 1, "emotic.zip": 1}

@@ -12,7 +12,7 @@ import zipfile
 
 import datasets
 import pytest
-from conftest import SAMPLE, archive_calls, write_encrypted_zip
+from conftest import SAMPLE, file_events, listed, write_encrypted_zip
 
 import imemnet_c
 from imemnet_c_tools import cli, sample
@@ -228,9 +228,10 @@ def test_a_second_check_reads_no_archive_or_media_file_and_a_changed_file_is_che
     (downloads / "IMEMNet_clips.tar.gz").write_bytes(gzip.compress(tar.read_bytes()))
     os.remove(tar)
     assert check(capsys, downloads, *cache)[0] == 0
-    listed, opened = archive_calls(monkeypatch, "_listed"), media_opens(monkeypatch)
-    assert check(capsys, downloads, *cache)[0] == 0
-    assert listed == [] and opened == []  # the kept listings and the kept verdicts of the media checks
+    opened = media_opens(monkeypatch)
+    with file_events() as second:
+        assert check(capsys, downloads, *cache)[0] == 0
+    assert listed(second) == [] and opened == []  # the kept listings and the kept verdicts of the media checks
 
     picture = downloads / "IAPS 1-20 Images" / "1002.JPG"
     picture.write_bytes(picture.read_bytes()[:300])  # truncated: another size
@@ -273,15 +274,15 @@ def test_a_missing_audio_backend_is_reported_by_check_with_the_install_commands(
 @pytest.mark.parametrize("config", ["music", "paired"])
 def test_a_missing_audio_backend_is_an_error_before_anything_is_generated(monkeypatch, tmp_path, config, streaming):
     without_audio_backend(monkeypatch)
-    listed = archive_calls(monkeypatch, "_listed")
     builder = imemnet_c.ImemnetC(config_name=config, data_dir=SAMPLE, cache_dir=str(tmp_path / "cache"))
-    with pytest.raises(ImportError) as error:
+    with pytest.raises(ImportError) as error, file_events() as events:
         if streaming:
             builder.as_streaming_dataset()  # the call itself, before any example is drawn
         else:
             builder.download_and_prepare()
     assert "pip install" in str(error.value) and imemnet_c.AUDIO_BACKEND["install"] in str(error.value)
-    assert listed == [] and not os.path.exists(builder.cache_dir)
+    assert listed(events) == [] and not os.path.exists(builder.cache_dir)
+    assert not os.path.exists(tmp_path / "cache" / imemnet_c.ARCHIVE_CACHE)  # no pass over an archive began
 
 
 def test_the_load_call_an_incomplete_check_advises_loads_what_is_there(capsys, downloads, cache, caplog):

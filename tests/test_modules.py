@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import DATASETS_RUNS_SCRIPTS, ROOT, SAMPLE, SAMPLE_COUNTS, TIMEOUT, opened_files
+from conftest import DATASETS_RUNS_SCRIPTS, ROOT, SAMPLE, SAMPLE_COUNTS, TIMEOUT, file_events
 
 import imemnet_c
 
@@ -163,13 +163,13 @@ def test_a_load_walks_data_dir_once_and_reads_each_annotation_file_once_to_hash_
         return walk(top, *args, **kwargs)
 
     monkeypatch.setattr(os, "walk", counting_walk)
-    with opened_files() as opened:
+    with file_events() as events:
         builder = imemnet_c.ImemnetC(
             config_name="image_annotations", data_dir=str(annotated), cache_dir=str(tmp_path / "c")
         )
         builder.download_and_prepare()
     assert walks == [str(annotated)]
-    assert opened[str(annotated / "image_va.csv")] == 2  # its digest (the cache key), then its rows
+    assert events.opened[str(annotated / "image_va.csv")] == 2  # its digest (the cache key), then its rows
     assert builder.as_dataset(split="train").num_rows == SAMPLE_COUNTS["image"]["train"] + 1
 
 
@@ -177,10 +177,10 @@ def test_a_streamed_split_reads_only_its_own_annotation_files(annotated, tmp_pat
     builder = imemnet_c.ImemnetC(
         config_name="paired_annotations", data_dir=str(annotated), cache_dir=str(tmp_path / "c")
     )
-    with opened_files() as opened:
+    with file_events() as events:
         rows = list(builder.as_streaming_dataset(split="validation"))
     assert len(rows) == SAMPLE_COUNTS["paired"]["validation"]
-    matching = {os.path.basename(path) for path in opened if path.endswith("_matching.txt")}
+    matching = {os.path.basename(path) for path in events.opened if path.endswith("_matching.txt")}
     assert matching == {"val_matching.txt"}
 
 
@@ -189,10 +189,10 @@ def test_a_check_of_every_config_plans_them_together_reading_each_listing_and_an
 
     data_dir = shutil.copytree(SAMPLE, tmp_path / "downloads")
     check(str(data_dir), cache_dir=str(tmp_path / "c"))  # lists the archives and keeps the media checks
-    with opened_files() as opened:
+    with file_events() as events:
         report = check(str(data_dir), cache_dir=str(tmp_path / "c"))
     assert report["complete"]
-    listings = [path for path in opened if path.endswith("index.json")]
-    assert len(listings) == len(report["archives"]) and all(opened[path] == 1 for path in listings)
+    listings = [path for path in events.opened if path.endswith("index.json")]
+    assert len(listings) == len(report["archives"]) and all(events.opened[path] == 1 for path in listings)
     for name in imemnet_c.ANNOTATION_URLS:
-        assert opened[str(data_dir / name)] == 1, name  # its digest; its rows were kept from the first check
+        assert events.opened[str(data_dir / name)] == 1, name  # its digest; its rows were kept from the first check

@@ -15,7 +15,7 @@ import sys
 import numpy
 import pytest
 import torch
-from conftest import ROOT, SAMPLE, archive_calls
+from conftest import ROOT, SAMPLE, file_events
 from datasets.distributed import split_dataset_by_node
 
 import imemnet_c
@@ -312,14 +312,20 @@ def test_check_counts_train_pairs_sharing_a_song_with_validation_or_test(tmp_pat
     assert f"{expected} train pairs hold a clip of a song" in render(report)
 
 
+ANNOTATION_FILES = ["image_va.csv", "music_va.csv", "train_matching.txt", "val_matching.txt", "test_matching.txt"]
+
+
 def test_a_second_epoch_reuses_the_plan_and_reads_no_annotation_file_or_listing(tmp_path, monkeypatch):
     pairs_module.forget_plans()
     va_pairs(SAMPLE, "train", epoch=0, cache_dir=str(tmp_path / "cache"), balance=2)
-    plans, listings = [], archive_calls(monkeypatch, "members")
+    plans, annotation_files = [], [os.path.join(SAMPLE, name) for name in ANNOTATION_FILES]
     monkeypatch.setattr(imemnet_c, "make_plan", lambda *a, **k: plans.append(a) or pytest.fail("planned again"))
-    second = va_pairs(SAMPLE, "train", epoch=1, cache_dir=str(tmp_path / "cache"), balance=2)
-    assert list(second.decode(False)) and not plans and not listings
-    kept = pairs_module._reachable.cache_info()  # the balanced draw's reachable bins, scored once
+    with file_events() as events:
+        second = va_pairs(SAMPLE, "train", epoch=1, cache_dir=str(tmp_path / "cache"), balance=2)
+        assert list(second.decode(False)) and not plans
+    read = [path for path in events.opened if path in annotation_files or os.path.basename(path) == "index.json"]
+    assert read == []  # no annotation file, and no archive's kept listing
+    kept = pairs_module.reachable_bins_scored.cache_info()  # the balanced draw's reachable bins, scored once
     assert kept.hits == 1 and kept.misses == 1
 
 

@@ -345,9 +345,12 @@ def assert_is_the_samples_image_config(train):
             assert picture.read() == sample.jpeg_bytes(row["image_id"]), row["image_id"]
 
 
-KILLED_WHILE = {
-    "extracting": ["--halves"],  # killed with a member half-written
-    "writing Arrow": ["--step", "datasets.arrow_writer.ArrowWriter.write_table", "--rows-per-shard", 2],
+KILLED_WHILE = {  # the stepped load's options, and the config's (the rerun's too: the same prepared cache)
+    "extracting": (["--halves"], {}),  # killed with a member half-written
+    "writing Arrow": (  # more, smaller tables (one per shard at least): a kill can land between two of them
+        ["--step", "datasets.arrow_writer.ArrowWriter.write_table", "--rows-per-shard", 2],
+        {"rows_per_shard": 2},
+    ),
 }
 
 
@@ -355,11 +358,12 @@ KILLED_WHILE = {
 def test_a_prepare_killed_midway_then_rerun_gives_the_full_result(downloads, tmp_path, phase):
     cache = tmp_path / "cache"
     imemnet_c.make_plan("image", downloads, cache_dir=str(cache))  # as a check leaves it: listed, nothing extracted
-    command = stepped_load("image", downloads, cache, *KILLED_WHILE[phase], "--pause-at", 3, "--delay", 60)
+    stepped, options = KILLED_WHILE[phase]
+    command = stepped_load("image", downloads, cache, *stepped, "--pause-at", 3, "--delay", 60)
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     kill_when(process, lambda line, count: count == 3)  # paused at its third step: two done, the third begun
     assert process.returncode == -signal.SIGKILL
-    rerun = imemnet_c.ImemnetC(config_name="image", data_dir=str(downloads), cache_dir=str(cache))
+    rerun = imemnet_c.ImemnetC(config_name="image", data_dir=str(downloads), cache_dir=str(cache), **options)
     rerun.download_and_prepare()
     assert_is_the_samples_image_config(rerun.as_dataset(split="train"))
 
@@ -367,8 +371,9 @@ def test_a_prepare_killed_midway_then_rerun_gives_the_full_result(downloads, tmp
 @pytest.mark.parametrize("configs", [("image", "image"), ("image", "paired")], ids=["same config", "image and paired"])
 def test_two_processes_preparing_at_once_both_get_what_one_process_gets(downloads, tmp_path, configs):
     # One config: both reach datasets' lock at once (datasets prepares once, the other reads it).
-    # image and paired: both list and extract the same archives into one cache at once.
-    step = "imemnet_c.ImemnetC.download_and_prepare" if len(set(configs)) == 1 else "imemnet_c.Archive._listed"
+    # image and paired: both list and extract the same archives into one cache at once, meeting in
+    # the pass over the first tar (the standard library's iteration over its members).
+    step = "imemnet_c.ImemnetC.download_and_prepare" if len(set(configs)) == 1 else "tarfile.TarFile.__iter__"
     cache, barrier = tmp_path / "cache", tmp_path / "barrier"
     os.makedirs(barrier)
     processes = [
