@@ -134,8 +134,9 @@ def test_no_module_uses_a_private_name_of_another_and_no_generator_is_found_by_c
     modules = project_modules()
     used = {name: private_names_used(path, modules) for name, path in modules.items()}
     assert {name: names for name, names in used.items() if names} == {}
-    for path in modules.values():
-        assert 'getattr(self, f"_generate_' not in open(path).read(), path
+    for name, path in modules.items():
+        if not name.startswith("tests."):  # which name this very line
+            assert 'getattr(self, f"_generate_' not in open(path).read(), path
 
 
 def test_the_private_name_check_finds_such_a_use(tmp_path):
