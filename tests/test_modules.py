@@ -135,7 +135,7 @@ def test_no_module_uses_a_private_name_of_another_and_no_generator_is_found_by_c
     used = {name: private_names_used(path, modules) for name, path in modules.items()}
     assert {name: names for name, names in used.items() if names} == {}
     for name, path in modules.items():
-        if not name.startswith("tests."):  # which name this very line
+        if not name.startswith("tests."):  # this test names the pattern itself
             assert 'getattr(self, f"_generate_' not in open(path).read(), path
 
 
