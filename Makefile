@@ -64,18 +64,18 @@ sample: .venv/.installed
 plot: .venv/.installed
 	.venv/bin/python -m imemnet_c_tools.plot --annotations $(or $(ANNOTATIONS),../shared/reference) --out docs/va_space.png
 
-# The benchmarks behind BENCHMARKS.md (benchmarks/, not in the package): they rewrite its figures,
-# and run long at the default sizes. ARGS passes options: make bench ARGS="--sizes 1000 --runs 1";
-# all of them: .venv/bin/python -m benchmarks.bench --help.
+# The benchmarks behind BENCHMARKS.md (benchmarks/, not in the package): each run keeps its results
+# (naming the commit) and writes BENCHMARKS.md whole from all those kept; they run long at the default
+# sizes. ARGS passes options: make bench ARGS="--sizes 1000 --runs 1"; all: .venv/bin/python -m benchmarks.bench --help.
 bench: .venv/.installed
 	$(OFFLINE) .venv/bin/python -m benchmarks.bench $(ARGS)
 
-# Real-size downloads, in each environment in turn: each run fills its datasets version's columns.
+# Real-size downloads and the training pairs' epochs, in each environment in turn: each fills its datasets version's columns.
 bench-realistic: .venv/.installed .venv-5/.installed ffmpeg
 	$(OFFLINE) .venv/bin/python -m benchmarks.bench --realistic $(ARGS)
 	$(OFFLINE) .venv-5/bin/python -m benchmarks.bench --realistic $(ARGS)
 
-# Every command at 1K, 4K and IMEMNet-C's full count (tiny media), in each environment in turn.
+# Every command (and the pairs' planning) at 1K, 4K and IMEMNet-C's full count (tiny media), in each environment in turn.
 bench-full: .venv/.installed .venv-5/.installed ffmpeg
 	$(OFFLINE) .venv/bin/python -m benchmarks.bench --full-count --work /tmp/imemnet-c-full $(ARGS)
 	$(OFFLINE) .venv-5/bin/python -m benchmarks.bench --full-count --work /tmp/imemnet-c-full $(ARGS)

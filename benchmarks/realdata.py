@@ -1,80 +1,116 @@
-"""Realistic-size synthetic downloads for the benchmark: what a researcher's data_dir looks like.
+"""The benchmarks' data_dirs: invented ids in the real id patterns, synthetic media in the real
+layouts, every picture, clip, annotation file and archive written by `imemnet_c_tools.sample`
+(its generators at the size each benchmark asks for). Each data_dir is written once, then reused.
 
-    python -m benchmarks.realdata /tmp/imemnet-c-real [--clips 800] [--pictures 1000]
-
-writes two data_dirs that share their pictures (hard links) and differ in how the clips arrived:
-- `targz/`: the clips in one `IMEMNet_clips.tar.gz`;
-- `zip/`: the same clips in one `IMEMNet_clips.zip` (deflated, as archivers make them).
-Both hold the annotation files, half the pictures in `emotic.zip` and half as a folder
-(`emotic_extracted/`), 10 s 44.1 kHz stereo 16-bit WAV clips (1.76 MB each, compressing to about
-90 % like recorded music) and 640x480 JPEGs (about 150 KB, like EMOTIC's photographs), and about five
-pairs per clip and per picture.
+- `small_files(root, size)`: `size` 128x128 noise JPEGs (about 12 KB) in a stored zip and `size`
+  3 s 16 kHz mono WAVs (96 KB) in a tar under `archives/`, the same files as folders with the
+  metadata.csv of imagefolder and audiofolder under `folders/`; five pairs per clip.
+- `realistic(root, clips, pictures)`: 10 s 44.1 kHz stereo WAVs (1.76 MB, compressing to about 97 %
+  like recorded music) in one tar.gz (`targz/`) or one deflated zip (`zip/`), 640x480 JPEGs (about
+  150 KB, like EMOTIC's photographs) half in a zip and half in a folder; five pairs per picture.
+- `full_count(work, count, reference)`: IMEMNet-C's real counts (count 0) or `count` of each,
+  tiny media (8x8 JPEGs: IAPS a folder, NAPS and EMOTIC zips; 0.01 s WAVs in one tar.gz).
 """
 
-import argparse
-import gzip
-import io
+import csv
 import os
 import random
 import shutil
-import tarfile
-import wave
 import zipfile
 
-import numpy
-from PIL import Image
-
-from benchmarks.ids import clip_ids, picture_ids
+import imemnet_c
 from imemnet_c_tools import sample
 
-SECONDS, RATE = 10, 44100
-PAIRS_PER_PICTURE = 5
+PAIRS_PER_ITEM = 5
+FULL_CLIPS, FULL_TRAIN_PAIRS = 25944, 105000
+SEGMENTS = range(9, 22)  # a DEAM song's clips: segments 9 to 21
 
 
-def wav_clip(seed):
-    """10 s of stereo 16-bit audio: a few tones plus noise, which gzip squeezes about as little as music."""
-    rng = numpy.random.default_rng(seed)
-    t = numpy.arange(SECONDS * RATE) / RATE
-    tones = sum(
-        numpy.sin(2 * numpy.pi * f * t + p) for f, p in zip(rng.uniform(80, 2000, 4), rng.uniform(0, 6, 4), strict=True)
-    )
-    left, right = (tones * 3000 + rng.normal(0, 900, t.size) for _ in range(2))
-    frames = numpy.clip(numpy.stack([left, right], axis=1), -32768, 32767).astype("<i2")
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as w:
-        w.setnchannels(2)
-        w.setsampwidth(2)
-        w.setframerate(RATE)
-        w.writeframes(frames.tobytes())
-    return buffer.getvalue()
+def picture_ids(count):
+    """EMOTIC-style MS COCO picture ids."""
+    return [f"COCO_train2014_{index:012d}" for index in range(count)]
 
 
-def jpeg_picture(seed):
-    """A 640x480 photograph-like JPEG: smooth shapes with grain, about 150 KB."""
-    rng = numpy.random.default_rng(seed)
-    y, x = numpy.mgrid[0:480, 0:640]
-    channels = [
-        127 + 60 * numpy.sin(x / rng.uniform(20, 90) + rng.uniform(0, 6)) * numpy.cos(y / rng.uniform(20, 90))
-        for _ in range(3)
-    ]
-    pixels = numpy.stack(channels, axis=2) + rng.normal(0, 14, (480, 640, 3))
-    buffer = io.BytesIO()
-    Image.fromarray(numpy.clip(pixels, 0, 255).astype("uint8")).save(buffer, "JPEG", quality=90)
-    return buffer.getvalue()
+def clip_ids(count):
+    """`<song>-<segment>` clip ids, thirteen segments per song."""
+    return [f"{1000 + index // 13}-{9 + index % 13}" for index in range(count)]
 
 
-def write(root, clips=800, pictures=1000, seed=0):
-    """Both data_dirs under root (skipped when a complete copy of the same size is there)."""
-    stamp = os.path.join(root, f"done-{clips}-{pictures}")
-    if os.path.exists(stamp):
-        return
+def media(names, make, distinct=None):
+    """`(name, make(seed))` for each name: `distinct` seeds in turn, each made once, or a seed per name."""
+    pool = [make(seed) for seed in range(distinct)] if distinct else None
+    for n, name in enumerate(names):
+        yield name, pool[n % distinct] if pool else make(n)
+
+
+def write_files(path, files, compression=zipfile.ZIP_DEFLATED):
+    """`(name, bytes)` pairs into a zip, a tar or a tar.gz, by the path's ending, else a folder."""
+    if path.endswith(".zip"):
+        return sample.write_zip(path, files, compression)
+    if path.endswith((".tar", ".tar.gz")):
+        return sample.write_tar(path, files, compress=path.endswith(".gz"))
+    for name, data in files:
+        os.makedirs(os.path.dirname(os.path.join(path, name)), exist_ok=True)
+        with open(os.path.join(path, name), "wb") as f:
+            f.write(data)
+
+
+def _va(rng, ids):
+    return {i: (round(rng.random(), 6), round(rng.random(), 6)) for i in ids}
+
+
+def _done(root, stamp):
+    """Whether root holds a complete copy; if not, an empty root."""
+    if os.path.exists(os.path.join(root, stamp)):
+        return True
     shutil.rmtree(root, ignore_errors=True)
-    rng = random.Random(seed)
+    os.makedirs(root)
+    return False
+
+
+def small_files(root, size):
+    if _done(root, "done"):
+        return root
+    images, clips = picture_ids(size), clip_ids(size)
+    rng = random.Random(size)
+    va = _va(rng, images + clips)
+    pairs = [(clip, rng.choice(images), round(rng.random(), 6)) for clip in clips for _ in range(PAIRS_PER_ITEM)]
+    rng.shuffle(pairs)
+    held_out = min(100, len(pairs) // 4)  # pairs in each of val and test
+    for layout in ("archives", "folders"):
+        sample.write_annotations(
+            os.path.join(root, layout),
+            images=[(i, *va[i]) for i in images],
+            clips=[(c, *va[c], f"A synthetic clip number {n}, calm and slow.") for n, c in enumerate(clips)],
+            pairs={"train": pairs, "val": pairs[:held_out], "test": pairs[held_out : 2 * held_out]},
+        )
+    pictures = media(images, lambda seed: sample.jpeg_bytes(seed, (128, 128), 80, grain=128), 64)
+    tones = media(clips, lambda seed: sample.wav_bytes(seed, 3.0, 16000, noise=300), 32)
+    for files, archive, inside, extension in (
+        (list(pictures), "images.zip", "emotic/mscoco/images", "jpg"),
+        (list(tones), "clips.tar", "clips", "wav"),
+    ):
+        members = [(f"{inside}/{i}.{extension}", data) for i, data in files]
+        write_files(os.path.join(root, "archives", archive), members, zipfile.ZIP_STORED)
+        folder = os.path.join(root, "folders", "images" if extension == "jpg" else "clips")
+        write_files(folder, [(f"files/{i}.{extension}", data) for i, data in files])
+        with open(os.path.join(folder, "metadata.csv"), "w") as metadata:
+            metadata.write("file_name,id,valence,arousal\n")
+            metadata.writelines(f"files/{i}.{extension},{i},{va[i][0]},{va[i][1]}\n" for i, _ in files)
+    open(os.path.join(root, "done"), "w").close()
+    return root
+
+
+def realistic(root, clips=800, pictures=1000):
+    """`root/targz` and `root/zip`, which share their pictures (hard links)."""
+    if _done(root, f"done-{clips}-{pictures}"):
+        return root
+    rng = random.Random(0)
     clip_names, picture_names = clip_ids(clips), picture_ids(pictures)
-    va = {i: (round(rng.random(), 6), round(rng.random(), 6)) for i in clip_names + picture_names}
+    va = _va(rng, clip_names + picture_names)
     pairs = [
         (clip_names[n % clips], picture, round(rng.random(), 6))
-        for n, picture in enumerate(picture_names * PAIRS_PER_PICTURE)
+        for n, picture in enumerate(picture_names * PAIRS_PER_ITEM)
     ]
     rng.shuffle(pairs)
     held_out = min(200, len(pairs) // 4)  # pairs in each of val and test
@@ -85,39 +121,120 @@ def write(root, clips=800, pictures=1000, seed=0):
         clips=[(c, *va[c], f"Synthetic clip {n}: calm strings, slow and warm.") for n, c in enumerate(clip_names)],
         pairs={"train": pairs, "val": pairs[:held_out], "test": pairs[held_out : 2 * held_out]},
     )
-    folder = os.path.join(targz, "emotic_extracted", "emotic", "mscoco", "images")
-    os.makedirs(folder)
-    with zipfile.ZipFile(os.path.join(targz, "emotic.zip"), "w", zipfile.ZIP_DEFLATED) as archive:
-        for n, picture in enumerate(picture_names):
-            if n % 2:
-                with open(os.path.join(folder, f"{picture}.jpg"), "wb") as f:
-                    f.write(jpeg_picture(n))
-            else:
-                archive.writestr(f"emotic/mscoco/images/{picture}.jpg", jpeg_picture(n))
-    with (
-        gzip.open(os.path.join(targz, "IMEMNet_clips.tar.gz"), "wb", compresslevel=6) as compressed,
-        tarfile.open(fileobj=compressed, mode="w") as tar,
-        zipfile.ZipFile(os.path.join(root, "IMEMNet_clips.zip"), "w", zipfile.ZIP_DEFLATED) as zip_archive,
-    ):
-        for n, clip in enumerate(clip_names):
-            data = wav_clip(n)
-            info = tarfile.TarInfo(f"IMEMNet/clips/{clip}.wav")
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-            zip_archive.writestr(f"IMEMNet/clips/{clip}.wav", data)
+    photographs = list(media(picture_names, lambda seed: sample.jpeg_bytes(seed, (640, 480), 90, grain=20)))
+    inside = "emotic/mscoco/images"
+    write_files(os.path.join(targz, "emotic.zip"), [(f"{inside}/{i}.jpg", data) for i, data in photographs[::2]])
+    write_files(os.path.join(targz, "emotic_extracted"), [(f"{inside}/{i}.jpg", d) for i, d in photographs[1::2]])
+
+    def recordings():
+        make = lambda seed: sample.wav_bytes(seed, 10.0, 44100, channels=2, noise=900)  # noqa: E731
+        return ((f"IMEMNet/clips/{c}.wav", data) for c, data in media(clip_names, make))
+
+    write_files(os.path.join(targz, "IMEMNet_clips.tar.gz"), recordings())
     shutil.copytree(targz, zipped, copy_function=os.link, ignore=shutil.ignore_patterns("*.tar.gz"))
-    os.replace(os.path.join(root, "IMEMNet_clips.zip"), os.path.join(zipped, "IMEMNet_clips.zip"))
-    open(stamp, "w").close()
+    write_files(os.path.join(zipped, "IMEMNet_clips.zip"), recordings())
+    open(os.path.join(root, f"done-{clips}-{pictures}"), "w").close()
+    return root
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("root")
-    parser.add_argument("--clips", type=int, default=800)
-    parser.add_argument("--pictures", type=int, default=1000)
-    args = parser.parse_args()
-    write(args.root, args.clips, args.pictures)
+def full_count(work, count, reference):
+    """`work/count-<count>`: the full count's data_dir (count 0), or `count` images and clips drawn
+    from it with pairs in its proportions."""
+    full = os.path.join(work, "count-0")
+    if not _done(full, "done"):
+        _write_full_count(full, os.path.abspath(reference))
+    root = os.path.join(work, f"count-{count}")
+    if count == 0 or _done(root, "done"):
+        return root
+    rng = random.Random(count)
+    rows = {}
+    for name, key in (("image_va.csv", "img"), ("music_va.csv", "clip")):
+        with open(os.path.join(full, name), encoding="utf-8", newline="") as f:
+            rows[key] = {row[key]: row for row in csv.DictReader(f)}
+    images, clips = (sorted(rng.sample(sorted(rows[key]), count)) for key in ("img", "clip"))
+    # As in the full count: validation and test pairs over 27% of the songs' clips and 20% of the images.
+    songs = sorted({imemnet_c.song_of(clip) for clip in clips})
+    held_songs = set(rng.sample(songs, round(0.27 * len(songs))))
+    held_clips = [c for c in clips if imemnet_c.song_of(c) in held_songs]
+    train_clips = [c for c in clips if imemnet_c.song_of(c) not in held_songs]
+    held_images = rng.sample(images, round(0.2 * count))
+    train_images = sorted(set(images) - set(held_images))
+
+    def draw(per_clip, pair_clips, pair_images):
+        return [
+            (rng.choice(pair_clips), rng.choice(pair_images), round(rng.uniform(0.01, 1), 6))
+            for _ in range(round(per_clip * count))
+        ]
+
+    sample.write_annotations(
+        root,
+        images=[(i, rows["img"][i]["valence"], rows["img"][i]["arousal"]) for i in images],
+        clips=[(c, *(rows["clip"][c][k] for k in ("valence", "arousal", "caption"))) for c in clips],
+        pairs={
+            "train": draw(4.05, train_clips, train_images),
+            "val": draw(0.34, held_clips, held_images),
+            "test": draw(1.01, held_clips, held_images),
+        },
+    )
+    _tiny_media(root, images, clips)
+    open(os.path.join(root, "done"), "w").close()
+    return root
 
 
-if __name__ == "__main__":
-    main()
+def _write_full_count(root, reference):
+    """The real image_va.csv, val_matching.txt and test_matching.txt (linked from `reference`, never
+    copied into the project); 25,944 clips, each song with segments 9 to 21 and every clip the
+    matching files name; 105,000 train pairs over the items the held-out files do not name."""
+    rng = random.Random(0)
+    for name in ("image_va.csv", "val_matching.txt", "test_matching.txt"):
+        os.symlink(os.path.join(reference, name), os.path.join(root, name))
+    with open(os.path.join(reference, "image_va.csv"), encoding="utf-8") as f:
+        images = list(dict.fromkeys(row["img"] for row in csv.DictReader(f)))
+    held = []
+    for name in ("val_matching.txt", "test_matching.txt"):
+        with open(os.path.join(reference, name), encoding="utf-8") as f:
+            held += [line.split() for line in f if line.strip()]
+    songs = {}
+    for clip, _, _ in held:
+        songs.setdefault(int(imemnet_c.song_of(clip)), set()).add(int(clip.rsplit("-", 1)[1]))
+    clips = [f"{song}-{segment}" for song in sorted(songs) for segment in sorted(songs[song] | set(SEGMENTS))]
+    song = 1
+    while len(clips) < FULL_CLIPS:
+        if song not in songs:
+            clips += [f"{song}-{segment}" for segment in SEGMENTS][: FULL_CLIPS - len(clips)]
+        song += 1
+    held_images = {image for _, image, _ in held}
+    train_clips = [c for c in clips if int(imemnet_c.song_of(c)) not in songs]
+    train_images = [i for i in images if i not in held_images]
+    sample.write_annotations(
+        root,
+        clips=[
+            (c, *(round(rng.random(), 6) for _ in "va"), f"Clip {n}: calm strings, slow.") for n, c in enumerate(clips)
+        ],
+        pairs={
+            "train": [
+                (rng.choice(train_clips), rng.choice(train_images), round(rng.uniform(0.01, 1), 6))
+                for _ in range(FULL_TRAIN_PAIRS)
+            ]
+        },
+    )
+    _tiny_media(root, images, clips)
+    open(os.path.join(root, "done"), "w").close()
+
+
+def _tiny_media(root, image_ids, clip_ids):
+    """An 8x8 JPEG for each image where its source keeps it, a 0.01 s WAV for each clip."""
+    containers = {"IAPS 1-20 Images": [], "NAPS_BE.zip": [], "emotic.zip": []}
+    picture = sample.jpeg_bytes(0, (8, 8))
+    for image_id in image_ids:
+        source = imemnet_c.image_source(image_id, emotic_part=True)
+        if source == "iaps":
+            containers["IAPS 1-20 Images"].append((f"{image_id}.jpg", picture))
+        elif source == "naps":
+            containers["NAPS_BE.zip"].append((f"NAPS_BE/{image_id}.jpg", picture))
+        else:
+            containers["emotic.zip"].append((f"{source}/images/{image_id}.jpg", picture))
+    clip = sample.wav_bytes(0, 0.01, 44100, channels=2)
+    containers["IMEMNet_clips.tar.gz"] = [(f"IMEMNet/clips/{c}.wav", clip) for c in clip_ids]
+    for container, files in containers.items():
+        write_files(os.path.join(root, container), files, zipfile.ZIP_STORED)

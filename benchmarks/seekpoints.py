@@ -1,25 +1,24 @@
-"""Seek points at full size (issue 15): what every reader of a clip tar.gz (each DataLoader worker,
-each rank) pays to import them, and what a random member read costs, as the seek points get sparser.
+"""Seek points at full size (`python -m benchmarks.bench --seek-points [--archive A.tar.gz]`): what
+every reader of a clip tar.gz (each DataLoader worker, each rank) pays to import them, and what a
+random member read costs, as the seek points get sparser.
 
-    python -m benchmarks.seekpoints ARCHIVE.tar.gz [--chunk-mib 4 8 16 32] [--reads 40]
+For each spacing (rapidgzip's chunk size) the archive (by default the realistic data's clip tar.gz)
+is listed once and its seek points exported; then, in a fresh process per spacing and reader
+threads: the import's time and the reader's resident memory after it (VmRSS, against before
+opening), and random member reads (median and 95th percentile). Figures that grow with the archive
+are scaled to the 45 GB of IMEMNet's full clip set."""
 
-For each spacing (rapidgzip's chunk size) it lists the archive once, exports the seek points, then
-in a fresh process per spacing: the import's time and the reader's resident memory after it, and
-the time of random member reads (median and 95th percentile). Memory is taken from
-/proc/self/status (VmRSS) before opening and after the import and the reads; figures per GB of
-archive are scaled to the 45 GB of IMEMNet's full clip set, which grows them linearly."""
-
-import argparse
-import json
 import os
 import random
 import statistics
-import subprocess
-import sys
 import tarfile
-import tempfile
 import time
 
+from benchmarks import harness, realdata
+from benchmarks.report import ran, table
+
+TITLE = "Seek points at 45 GB"
+RERUN = "python -m benchmarks.bench --seek-points"
 FULL_SIZE_GB = 45
 
 
@@ -29,10 +28,10 @@ def rss_mb():
 
 
 def export(archive, chunk_mib, index):
-    """Lists the archive through rapidgzip at this spacing; its members' (offset, size) and the seconds."""
+    """Lists the archive through rapidgzip at this spacing: its members' (offset, size) and the seconds."""
     import rapidgzip
 
-    start, members = time.time(), []
+    start = time.time()
     with rapidgzip.RapidgzipFile(archive, parallelization=0, chunk_size=chunk_mib << 20) as stream:
         with tarfile.open(fileobj=stream, mode="r:") as tar:
             members = [(info.offset_data, info.size) for info in tar if info.isreg()]
@@ -40,17 +39,15 @@ def export(archive, chunk_mib, index):
     return members, time.time() - start
 
 
-def measure(archive, chunk_mib, index, members, reads, parallelization, seed=0):
-    """In this process: import the seek points, then read `reads` members at random."""
+def read_at_random(archive, chunk_mib, index, members, reads, threads):
+    """In the measured process: import the seek points, then read `reads` members at random."""
     import rapidgzip
 
-    before = rss_mb()
-    start = time.time()
-    stream = rapidgzip.RapidgzipFile(archive, parallelization=parallelization, chunk_size=chunk_mib << 20)
+    before, start = rss_mb(), time.time()
+    stream = rapidgzip.RapidgzipFile(archive, parallelization=threads, chunk_size=chunk_mib << 20)
     stream.import_index(index)
-    imported, after_import = time.time() - start, rss_mb()
-    timings = []
-    for offset, size in random.Random(seed).sample(members, reads):
+    imported, after_import, timings = time.time() - start, rss_mb(), []
+    for offset, size in random.Random(0).sample(members, min(reads, len(members))):
         start = time.time()
         stream.seek(offset)
         assert len(stream.read(size)) == size
@@ -67,62 +64,70 @@ def measure(archive, chunk_mib, index, members, reads, parallelization, seed=0):
     }
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("archive")
-    parser.add_argument("--chunk-mib", type=int, nargs="+", default=[4, 8, 16, 32])
-    parser.add_argument("--reads", type=int, default=40)
-    parser.add_argument(
-        "--parallelization", type=int, nargs="+", default=[0], help="the reader's threads; 0: all cores"
+def run(args):
+    archive = args.archive or os.path.join(
+        realdata.realistic(os.path.join(args.work, "data"), args.clips, args.pictures), "targz", "IMEMNet_clips.tar.gz"
     )
-    parser.add_argument("--measure", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.measure:
-        spec = json.loads(args.measure)
-        print(
-            json.dumps(
-                measure(args.archive, spec["chunk_mib"], spec["index"], spec["members"], args.reads, spec["threads"])
-            )
-        )
-        return
-    size_gb = os.path.getsize(args.archive) / 1e9
     rows = []
-    with tempfile.TemporaryDirectory() as work:
+    with harness.fresh_cache(args.work) as folder:
+        os.makedirs(folder)
         for chunk_mib in args.chunk_mib:
-            index = os.path.join(work, f"seek-points-{chunk_mib}.bin")
-            members, listed = export(args.archive, chunk_mib, index)
+            index = os.path.join(folder, f"seek-points-{chunk_mib}.bin")
+            members, listed = export(archive, chunk_mib, index)
             for threads in args.parallelization:
-                spec = json.dumps({"chunk_mib": chunk_mib, "index": index, "members": members, "threads": threads})
-                command = [sys.executable, "-m", "benchmarks.seekpoints", args.archive, "--reads", str(args.reads)]
-                out = subprocess.run(
-                    [*command, "--measure", spec], check=True, capture_output=True, text=True, timeout=3600
-                ).stdout
-                index_mb = os.path.getsize(index) / 1e6
+                arguments = [archive, chunk_mib, index, members, args.reads, threads]
+                row = harness.measure(__name__, "read_at_random", arguments, args.work)
                 rows.append(
                     {
+                        **row,
                         "chunk_mib": chunk_mib,
                         "threads": threads,
                         "list_s": listed,
-                        "index_mb": index_mb,
-                        **json.loads(out),
+                        "index_mb": os.path.getsize(index) / 1e6,
                     }
                 )
-    print(f"archive: {args.archive}, {size_gb:.2f} GB; full size {FULL_SIZE_GB} GB (x{FULL_SIZE_GB / size_gb:.1f})")
-    print(
-        "| spacing | reader threads | seek points (MB) | at 45 GB (MB) | import (s) | at 45 GB (s) | memory after import "
-        "(MB) | at 45 GB (MB) | memory after the reads (MB) | random member read, median / p95 (ms) |"
-    )
-    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    scale = FULL_SIZE_GB / size_gb
-    for r in rows:
-        print(
-            f"| {r['chunk_mib']} MiB | {r['threads'] or 'all'} | {r['index_mb']:.1f} | {r['index_mb'] * scale:.0f} | {r['import_s']:.3f} | "
-            f"{r['import_s'] * scale:.2f} | {r['import_rss_mb']:.1f} | {r['import_rss_mb'] * scale:.0f} | "
-            f"{r['reader_rss_mb']:.0f} | "
-            f"{r['read_median_ms']:.0f} / {r['read_p95_ms']:.0f} |"
-        )
-    print(json.dumps(rows))
+                print(f"{chunk_mib} MiB, {threads or 'all'} threads: {rows[-1]}", flush=True)
+    return {"archive_gb": os.path.getsize(archive) / 1e9, "rows": rows}
 
 
-if __name__ == "__main__":
-    main()
+def section(found):
+    if "seek-points" not in found:
+        return None
+    lines = [ran(found["seek-points"])]
+    for version, results in sorted(found["seek-points"].items()):
+        scale = FULL_SIZE_GB / results["archive_gb"]
+        lines += [
+            f"datasets {version}: a {results['archive_gb']:.2f} GB clip tar.gz, figures at 45 GB scaled by {scale:.1f}.",
+            "",
+            *table(
+                [
+                    "spacing",
+                    "reader threads",
+                    "seek points (MB)",
+                    "at 45 GB (MB)",
+                    "import (s)",
+                    "at 45 GB (s)",
+                    "memory after import (MB)",
+                    "at 45 GB (MB)",
+                    "memory after the reads (MB)",
+                    "random member read, median / p95 (ms)",
+                ],
+                [
+                    [
+                        f"{r['chunk_mib']} MiB",
+                        r["threads"] or "all",
+                        f"{r['index_mb']:.1f}",
+                        f"{r['index_mb'] * scale:.0f}",
+                        f"{r['import_s']:.3f}",
+                        f"{r['import_s'] * scale:.2f}",
+                        f"{r['import_rss_mb']:.1f}",
+                        f"{r['import_rss_mb'] * scale:.0f}",
+                        f"{r['reader_rss_mb']:.0f}",
+                        f"{r['read_median_ms']:.0f} / {r['read_p95_ms']:.0f}",
+                    ]
+                    for r in results["rows"]
+                ],
+            ),
+            "",
+        ]
+    return lines

@@ -15,11 +15,11 @@ import io
 import math
 import os
 import random
-import struct
 import tarfile
 import wave
 import zipfile
 
+import numpy
 from PIL import Image
 
 from imemnet_c_tools import shipped
@@ -54,40 +54,40 @@ def all_image_ids():
     return IAPS_IDS + NAPS_IDS + [i for ids in EMOTIC_IDS.values() for i in ids]
 
 
-def jpeg_bytes(seed, size=(48, 32), quality=75):
-    """A small synthetic picture: a colour gradient that differs per seed."""
-    return picture_bytes(seed, "JPEG", size, quality=quality)
+def jpeg_bytes(seed, size=(48, 32), quality=75, grain=0):
+    """A synthetic picture: a colour gradient that differs per seed; `grain` (the noise's standard
+    deviation, 0 to 255) makes it as hard to compress as a photograph."""
+    return picture_bytes(seed, "JPEG", size, grain, quality=quality)
 
 
-def picture_bytes(seed, picture_format, size=(48, 32), **options):
+def picture_bytes(seed, picture_format, size=(48, 32), grain=0, **options):
     """The synthetic picture of `jpeg_bytes` in any format Pillow writes."""
     rng = random.Random(seed)
-    top, bottom = [tuple(rng.randrange(256) for _ in range(3)) for _ in range(2)]
-    picture = Image.new("RGB", size)
-    picture.putdata(
-        [
-            tuple(t + (b - t) * y // (size[1] - 1) for t, b in zip(top, bottom, strict=True))
-            for y in range(size[1])
-            for _ in range(size[0])
-        ]
-    )
+    top, bottom = (numpy.array([rng.randrange(256) for _ in range(3)]) for _ in range(2))
+    rows = top + (bottom - top) * numpy.arange(size[1])[:, None] // (size[1] - 1)
+    pixels = numpy.broadcast_to(rows[:, None, :], (size[1], size[0], 3))
+    if grain:
+        pixels = pixels + numpy.random.default_rng(rng.getrandbits(64)).normal(0, grain, pixels.shape)
     buffer = io.BytesIO()
-    picture.save(buffer, format=picture_format, **options)
+    Image.fromarray(numpy.clip(pixels, 0, 255).astype(numpy.uint8)).save(buffer, format=picture_format, **options)
     return buffer.getvalue()
 
 
-def wav_bytes(seed, seconds=0.25, rate=16000):
-    """A short synthetic mono 16-bit tone, its pitch set by the seed."""
-    frequency = 220 * 2 ** (random.Random(seed).randrange(24) / 12)
-    frames = b"".join(
-        struct.pack("<h", int(12000 * math.sin(2 * math.pi * frequency * n / rate))) for n in range(int(seconds * rate))
-    )
+def wav_bytes(seed, seconds=0.25, rate=16000, channels=1, noise=0):
+    """A synthetic 16-bit tone, its pitch set by the seed; `noise` (a standard deviation, in
+    samples) makes it as hard to compress as recorded music."""
+    rng = random.Random(seed)
+    frequency = 220 * 2 ** (rng.randrange(24) / 12)
+    tone = 12000 * numpy.sin(2 * math.pi * frequency * numpy.arange(int(seconds * rate)) / rate)
+    samples = numpy.repeat(tone[:, None], channels, axis=1)
+    if noise:
+        samples = samples + numpy.random.default_rng(rng.getrandbits(64)).normal(0, noise, samples.shape)
     buffer = io.BytesIO()
     with wave.open(buffer, "wb") as w:
-        w.setnchannels(1)
+        w.setnchannels(channels)
         w.setsampwidth(2)
         w.setframerate(rate)
-        w.writeframes(frames)
+        w.writeframes(numpy.clip(samples, -32768, 32767).astype("<i2").tobytes())
     return buffer.getvalue()
 
 
@@ -111,24 +111,29 @@ def write_annotations(out, images=None, clips=None, pairs=None):
             f.writelines(f"{clip} {image} {score}\n" for clip, image, score in lines)
 
 
-def write_zip(path, members):
-    """A zip of `{name: bytes}` with fixed timestamps, so that it is the same on every run."""
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in members.items():
+def write_zip(path, members, compression=zipfile.ZIP_DEFLATED):
+    """A zip of `{name: bytes}` (or `(name, bytes)` pairs) with fixed timestamps, so that it is the
+    same on every run."""
+    with zipfile.ZipFile(path, "w", compression) as archive:
+        for name, data in _pairs(members):
             archive.writestr(zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0)), data)
 
 
 def write_tar(path, members, compress=False):
-    """A tar (tar.gz when `compress`) of `{name: bytes}` with fixed metadata."""
+    """A tar (tar.gz when `compress`) of `{name: bytes}` (or `(name, bytes)` pairs) with fixed metadata."""
     with open(path, "wb") as raw:
         stream = gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) if compress else raw
         with tarfile.open(fileobj=stream, mode="w", format=tarfile.PAX_FORMAT) as archive:
-            for name, data in members.items():
+            for name, data in _pairs(members):
                 info = tarfile.TarInfo(name)
                 info.size, info.mtime, info.mode = len(data), 0, 0o644
                 archive.addfile(info, io.BytesIO(data))
         if compress:
             stream.close()
+
+
+def _pairs(members):
+    return members.items() if isinstance(members, dict) else members
 
 
 def sample_annotations(seed=0):

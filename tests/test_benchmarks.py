@@ -1,69 +1,136 @@
-"""The benchmarks' report: each mode rewrites its own section of BENCHMARKS.md and keeps the others,
-the full-count table says, per command, how the cost per item grows against its targets, and the
-seek-point benchmark runs as BENCHMARKS.md shows it."""
+"""The benchmarks' promises: every command BENCHMARKS.md shows runs (here at tiny sizes); the report
+is written whole from the kept results, each section naming the commit it ran at, the hand-written
+Findings kept; and its targets are the ratios of the figures in its own tables."""
 
-import json
+import os
+import re
+import shutil
 import subprocess
 import sys
 
-from conftest import ROOT
+import pytest
+from conftest import REFERENCE, ROOT
 
-from benchmarks import bench, fullbench, sections
-from imemnet_c_tools import sample
+HAND_WRITTEN = "## Findings\n\nWritten by hand, kept as it is.\n\n## How to rerun\n\nmake bench\n"
+COMMANDS = {  # the commands of BENCHMARKS.md's How to rerun, at tiny sizes
+    "Many small files": ["--sizes", "20"],
+    "Realistic sizes": ["--realistic", "--clips", "3", "--pictures", "4"],
+    "Every command at full count": ["--full-count", "--counts", "20"],
+    "Seek points at 45 GB": [
+        "--seek-points",
+        "--clips",
+        "3",
+        "--pictures",
+        "4",
+        "--chunk-mib",
+        "4",
+        "8",
+        "--reads",
+        "3",
+    ],
+}
 
 
-def test_a_rerun_rewrites_its_own_section_of_the_report_and_keeps_the_others(tmp_path):
-    out = tmp_path / "BENCHMARKS.md"
-    out.write_text("# Benchmarks\n\n## Realistic sizes\n\nkept\n\n## How to rerun\n\nmake bench\n")
-    sections.rewrite_section(str(out), "## Full count", "## How to rerun", "## Full count\n\nfirst run\n")
-    sections.rewrite_section(str(out), "## Full count", "## How to rerun", "## Full count\n\nsecond run\n")
-    sections.rewrite_section(str(out), "## Pairs", "## How to rerun", "## Pairs\n\nfirst run\n")
-    sections.rewrite_section(str(out), "## Full count", "## How to rerun", "## Full count\n\nthird run\n")
-    assert out.read_text() == (  # the section after the one rewritten is kept
-        "# Benchmarks\n\n## Realistic sizes\n\nkept\n\n## Full count\n\nthird run\n\n## Pairs\n\nfirst run\n\n"
-        "## How to rerun\n\nmake bench\n"
+def bench(*arguments, work, out):
+    command = [sys.executable, "-m", "benchmarks.bench", "--runs", "1", "--out", str(out), *arguments]
+    command += ["--results", str(work / "results"), "--work", str(work / arguments[0].strip("-"))]
+    environment = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    return subprocess.run(command, cwd=ROOT, env=environment, check=True, capture_output=True, text=True, timeout=900)
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory):
+    """Every mode run once at tiny sizes into one report; the reference is a slice of the real files."""
+    work = tmp_path_factory.mktemp("bench")
+    reference = work / "reference"
+    reference.mkdir()
+    for name in ("image_va.csv", "val_matching.txt", "test_matching.txt"):
+        with open(os.path.join(REFERENCE, name)) as f:
+            (reference / name).write_text("".join(line for _, line in zip(range(40), f, strict=False)))
+    out = work / "BENCHMARKS.md"
+    out.write_text("# Benchmarks\n\nan old figure\n\n" + HAND_WRITTEN)
+    for arguments in COMMANDS.values():
+        bench(*arguments, *(["--reference", str(reference)] if "--full-count" in arguments else []), work=work, out=out)
+    return work, out.read_text()
+
+
+def sections(text):
+    return dict(re.findall(r"^## (.+?)\n(.*?)(?=^## |\Z)", text, re.M | re.S))
+
+
+def test_the_report_is_written_whole_each_section_naming_its_commit_and_the_findings_kept(written):
+    _, text = written
+    commit = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True)
+    found = sections(text)
+    assert list(found) == [*COMMANDS][:2] + ["Training pairs"] + [*COMMANDS][2:] + ["Findings", "How to rerun"]
+    for title in [*COMMANDS, "Training pairs"]:
+        assert f"at commit `{commit.stdout.strip()}`" in found[title], title
+    assert "an old figure" not in text and text.endswith(HAND_WRITTEN)
+
+
+def rows(text, first_cell):
+    """The cells of the Markdown table rows whose first cell is `first_cell`."""
+    return [line.strip("|").split(" | ")[1:] for line in text.splitlines() if line.startswith(f"| {first_cell} |")]
+
+
+def within_rounding(ratio, numerator, denominator, digits=2):
+    """Whether `ratio` can be numerator / denominator when all three were rounded to `digits`."""
+    half = 0.5 * 10**-digits
+    low, high = (
+        (float(numerator) - half) / (float(denominator) + half),
+        (float(numerator) + half) / max(float(denominator) - half, 1e-9),
     )
+    return low - half <= float(ratio.split()[0]) <= high + half
 
 
-def test_the_full_count_table_gives_each_commands_cost_per_item_and_its_growth(tmp_path):
-    def trial(seconds_per_item, items):
-        return {
-            name: {"seconds": seconds_per_item * items, "items": items, "peak_rss_mb": 300.0}
-            for name, _, _ in fullbench.COMMANDS
-        }
+def test_a_target_is_the_ratio_of_the_figures_in_the_tables_above_it(written):
+    _, text = written
+    small, realistic = sections(text)["Many small files"], sections(text)["Realistic sizes"]
+    prepared, imagefolder = (
+        rows(small, name)[0][0] for name in ("image prepared from folder", "imagefolder + metadata.csv")
+    )
+    [[_, ratio]] = rows(small, "prepared `image` vs `imagefolder` (same folder)")
+    assert within_rounding(ratio, prepared, imagefolder)
+    [[_, _, streamed, *_]] = rows(realistic, "music streamed, clips in a targz")  # full, cold (s)
+    [[_, _, gzip_read, *_]] = rows(realistic, "floor: Python gzip read of the clip tar.gz")
+    [[_, ratio]] = rows(realistic, "full streamed `music` pass, cold (tar.gz), vs one gzip read")
+    assert within_rounding(ratio, streamed, gzip_read)
 
-    results = {"counts": {"1000": [trial(0.002, 1000)] * 3, "0": [trial(0.001, 100000)] * 3}}
-    text = fullbench.report({"3.6.0": results}, "python -m benchmarks.bench --full-count")
-    row = next(line for line in text.splitlines() if line.startswith("| check, warm |"))
-    assert row == "| check, warm | 100,000 | 2.000 | 1.000 | 0.50 | 300 |"  # ms per item at 1K and full, full / 1K, MB
-    assert "Streamed `paired`, one by one, at full count: 100.0 s, 1.00x `paired_annotations`" in text
+
+def test_the_full_count_table_says_each_commands_cost_per_item_and_the_warm_check(written):
+    _, text = written
+    full = sections(text)["Every command at full count"]
+    for command in (
+        "check, warm",
+        "stream paired, batches of 1,000",
+        "va_pairs, cold",
+        "va_pairs balance=2, warm cache",
+    ):
+        [[_, per_item, _, _]] = rows(full, command)
+        assert float(per_item) > 0
+    seek_points = sections(text)["Seek points at 45 GB"]
+    assert [len(rows(seek_points, f"{spacing} MiB")) for spacing in (4, 8, 16)] == [1, 1, 0]
 
 
-def test_the_seek_point_benchmark_runs_as_benchmarks_md_shows_it(tmp_path):
-    archive = tmp_path / "clips.tar.gz"
-    clips = {f"clips/{n}-9.wav": sample.wav_bytes(f"{n}-9", seconds=2.0) for n in range(8)}
-    sample.write_tar(str(archive), clips, compress=True)
-    command = [sys.executable, "-m", "benchmarks.seekpoints", str(archive), "--chunk-mib", "4", "8"]
-    out = subprocess.run(
-        [*command, "--reads", "3", "--parallelization", "0", "1"],
+def test_the_report_alone_is_written_again_from_the_kept_results_and_says_what_was_not_run(written, tmp_path):
+    work, text = written
+    out = tmp_path / "BENCHMARKS.md"
+    shutil.copy(work / "BENCHMARKS.md", out)
+    bench("--report", work=work, out=out)
+    assert out.read_text() == text
+    (tmp_path / "empty").mkdir()
+    subprocess.run(
+        [sys.executable, "-m", "benchmarks.bench", "--report", "--results", str(tmp_path / "empty"), "--out", str(out)],
         cwd=ROOT,
         check=True,
         capture_output=True,
-        text=True,
-        timeout=300,
-    ).stdout
-    rows = json.loads(out.splitlines()[-1])
-    assert [(row["chunk_mib"], row["threads"]) for row in rows] == [(4, 0), (4, 1), (8, 0), (8, 1)]
-    assert all(row["index_mb"] > 0 and row["read_median_ms"] > 0 for row in rows)
-    assert "| 4 MiB | 1 |" in out and "at 45 GB (MB)" in out
+    )
+    assert "Not run: no results in" in sections(out.read_text())["Realistic sizes"]
+    assert out.read_text().endswith(HAND_WRITTEN)
 
 
-def test_the_full_count_mode_with_no_count_rewrites_its_section_from_the_kept_results(tmp_path):
-    trial = {name: {"seconds": 1.0, "items": 1000, "peak_rss_mb": 200.0} for name, _, _ in fullbench.COMMANDS}
-    (tmp_path / "full-datasets-3.6.0.json").write_text(json.dumps({"counts": {"0": [trial]}}))
+def test_only_some_small_file_measurements_are_printed_and_nothing_is_kept(tmp_path):
     out = tmp_path / "BENCHMARKS.md"
-    out.write_text("# Benchmarks\n\n## How to rerun\n\nmake bench-full\n")
-    bench.main(["--full-count", "--counts", "--work", str(tmp_path), "--out", str(out)])
-    text = out.read_text()
-    assert text.index(fullbench.SECTION) < text.index("## How to rerun")
-    assert "| check, cold | 1,000 | 1.000 | n/a | 200 |" in text  # no 1K run: no ratio
+    printed = bench("--sizes", "20", "--only", "floor: read images.zip", work=tmp_path, out=out).stdout
+    assert re.search(r"20 floor: read images.zip +\d+\.\d\d s", printed)
+    assert not out.exists() and not (tmp_path / "results").exists()

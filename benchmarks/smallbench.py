@@ -1,0 +1,232 @@
+"""Many small files (`python -m benchmarks.bench`, `make bench`): the loader against what a researcher
+would use instead, on `realdata.small_files` (an EMOTIC-style zip of JPEGs, a tar of WAV clips, and
+both as extracted folders): the raw-read floor (zipfile/tarfile, plain reads), `imagefolder` and
+`audiofolder` with a metadata.csv, and this loader prepared and streaming, each in a fresh process
+with a fresh cache, at each size."""
+
+import os
+import tarfile
+import time
+import zipfile
+
+import imemnet_c
+from benchmarks import harness, realdata
+from benchmarks.report import folder_size, median, ran, table
+
+TITLE = "Many small files"
+RERUN = "make bench"
+DECODED_CAP = 3000  # streaming with decoding: the first examples only
+ARCHIVES = {"images": "images.zip", "clips": "clips.tar"}
+
+
+# What runs in the measured process: each returns the examples it handled.
+
+
+def floor_archive(data, modality, _cache):
+    path, count = os.path.join(data, "archives", ARCHIVES[modality]), 0
+    if modality == "images":
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                count += bool(archive.read(info))
+    else:
+        with tarfile.open(path, "r|") as archive:
+            for info in archive:
+                count += bool(archive.extractfile(info).read())
+    return {"examples": count}
+
+
+def floor_extract(data, modality, cache):
+    """Extracting the archive with the standard library alone: what a prepared cache must at least do."""
+    path = os.path.join(data, "archives", ARCHIVES[modality])
+    with zipfile.ZipFile(path) if modality == "images" else tarfile.open(path) as archive:
+        archive.extractall(cache)
+    return {"examples": sum(len(files) for _, _, files in os.walk(cache))}
+
+
+def floor_folder(data, modality, _cache):
+    count = 0
+    for folder, _, files in os.walk(os.path.join(data, "folders", modality, "files")):
+        for name in files:
+            with open(os.path.join(folder, name), "rb") as f:
+                count += bool(f.read())
+    return {"examples": count}
+
+
+def folder_builder(data, modality, cache):
+    import datasets
+
+    builder = {"images": "imagefolder", "clips": "audiofolder"}[modality]
+    folder = os.path.join(data, "folders", modality)
+    return _prepared(datasets.load_dataset(builder, data_dir=folder, split="train", cache_dir=cache), cache)
+
+
+def ours_prepared(data, config, layout, num_proc, cache):
+    dataset = imemnet_c.load(config, os.path.join(data, layout), cache_dir=cache, num_proc=num_proc)["train"]
+    return _prepared(dataset, cache)
+
+
+def ours_streaming(data, config, decode, batch_size, cache):
+    dataset = imemnet_c.load(config, os.path.join(data, "archives"), split="train", streaming=True, cache_dir=cache)
+    dataset = dataset.decode(decode)
+    if batch_size:
+        return {"examples": sum(len(batch[next(iter(batch))]) for batch in dataset.iter(batch_size=batch_size))}
+    count = 0
+    for example in dataset:
+        count += 1
+        if decode:
+            for value in example.values():
+                if hasattr(value, "load"):
+                    value.load()
+                elif hasattr(value, "__getitem__") and not isinstance(value, str):
+                    value["array"]
+            if count == DECODED_CAP:
+                break
+    return {"examples": count}
+
+
+def _prepared(dataset, cache):
+    """A prepared dataset's examples, its Arrow files' size and the loader's extracted archives' (timed
+    to before the sizes)."""
+    end, arrow = time.time(), sum(os.path.getsize(f["filename"]) for f in dataset.cache_files)
+    extracted = folder_size(os.path.join(cache, imemnet_c.ARCHIVE_CACHE))
+    return {"end": end, "examples": dataset.num_rows, "arrow_mb": arrow / 1e6, "extracted_mb": extracted / 1e6}
+
+
+MEASUREMENTS = {  # name: (function, its arguments between the data folder and the cache)
+    "floor: read images.zip": ("floor_archive", ["images"]),
+    "floor: read clips.tar": ("floor_archive", ["clips"]),
+    "floor: read image folder": ("floor_folder", ["images"]),
+    "floor: read clip folder": ("floor_folder", ["clips"]),
+    "floor: extract images.zip (zipfile)": ("floor_extract", ["images"]),
+    "floor: extract clips.tar (tarfile)": ("floor_extract", ["clips"]),
+    "imagefolder + metadata.csv": ("folder_builder", ["images"]),
+    "audiofolder + metadata.csv": ("folder_builder", ["clips"]),
+    "image prepared from zip": ("ours_prepared", ["image", "archives", None]),
+    "image prepared from folder": ("ours_prepared", ["image", "folders", None]),
+    "music prepared from tar": ("ours_prepared", ["music", "archives", None]),
+    "music prepared from folder": ("ours_prepared", ["music", "folders", None]),
+    "music prepared from folder, num_proc=2": ("ours_prepared", ["music", "folders", 2]),
+    "music prepared from tar, num_proc=2": ("ours_prepared", ["music", "archives", 2]),
+    "paired prepared (5 pairs per clip)": ("ours_prepared", ["paired", "archives", None]),
+    "image streamed, not decoded": ("ours_streaming", ["image", False, None]),
+    "music streamed, not decoded": ("ours_streaming", ["music", False, None]),
+    "paired streamed, not decoded": ("ours_streaming", ["paired", False, None]),
+    "image streamed, not decoded, batches of 256": ("ours_streaming", ["image", False, 256]),
+    "music streamed, not decoded, batches of 256": ("ours_streaming", ["music", False, 256]),
+    "paired streamed, not decoded, batches of 256": ("ours_streaming", ["paired", False, 256]),
+    "image streamed, decoded (first 3,000 examples)": ("ours_streaming", ["image", True, None]),
+    "music streamed, decoded (first 3,000 examples)": ("ours_streaming", ["music", True, None]),
+    "paired streamed, decoded (first 3,000 examples)": ("ours_streaming", ["paired", True, None]),
+}
+PAIRED = "paired prepared (5 pairs per clip)"
+# fmt: off
+TARGETS = [  # (target, wanted, measurement, peer, "time": the measurement's seconds over the peer's, or "rate": its examples/s over the peer's)
+    ("prepared `image` vs `imagefolder` (same folder)", "≤ 1.0", "image prepared from folder", "imagefolder + metadata.csv", "time"),
+    ("prepared `music` vs `audiofolder` (same folder)", "≤ 1.0", "music prepared from folder", "audiofolder + metadata.csv", "time"),
+    ("prepared `image` from folder vs reading the folder", "≤ 2.0", "image prepared from folder", "floor: read image folder", "time"),
+    ("prepared `music` from folder vs reading the folder", "≤ 2.0", "music prepared from folder", "floor: read clip folder", "time"),
+    ("prepared `image` from zip vs reading the zip", "≤ 2.0", "image prepared from zip", "floor: read images.zip", "time"),
+    ("prepared `music` from tar vs reading the tar", "≤ 2.0", "music prepared from tar", "floor: read clips.tar", "time"),
+    ("prepared `image` from zip vs extracting it (zipfile)", "context", "image prepared from zip", "floor: extract images.zip (zipfile)", "time"),
+    ("prepared `music` from tar vs extracting it (tarfile)", "context", "music prepared from tar", "floor: extract clips.tar (tarfile)", "time"),
+    ("`image` streamed one by one, not decoded, vs reading the zip", "≤ 1.5", "image streamed, not decoded", "floor: read images.zip", "time"),
+    ("`music` streamed one by one, not decoded, vs reading the tar", "≤ 1.5", "music streamed, not decoded", "floor: read clips.tar", "time"),
+    ("`image` streamed in batches, not decoded, vs reading the zip", "≤ 1.5", "image streamed, not decoded, batches of 256", "floor: read images.zip", "time"),
+    ("`music` streamed in batches, not decoded, vs reading the tar", "≤ 1.5", "music streamed, not decoded, batches of 256", "floor: read clips.tar", "time"),
+    ("`num_proc=2` speed-up, `music` prepared from folder", "≥ 1.4", "music prepared from folder", "music prepared from folder, num_proc=2", "time"),
+    ("`num_proc=2` speed-up, `music` prepared from tar", "≥ 1.4", "music prepared from tar", "music prepared from tar, num_proc=2", "time"),
+    ("`paired` vs `music` streamed, examples/s, not decoded", "≥ 0.5", "paired streamed, not decoded", "music streamed, not decoded", "rate"),
+    ("`paired` vs `music` streamed, examples/s, decoded", "≥ 0.5", "paired streamed, decoded (first 3,000 examples)", "music streamed, decoded (first 3,000 examples)", "rate"),
+]
+# fmt: on
+
+
+def _ours(name):
+    return not name.startswith(("floor", "imagefolder", "audiofolder"))
+
+
+def run(args):
+    """{size: {measurement: medians}}, each measurement `runs` times in a fresh process with a fresh cache."""
+    results = {}
+    for size in args.sizes:
+        print(f"== {size} examples per modality: making data", flush=True)
+        data = realdata.small_files(os.path.join(args.work, f"data-{size}"), size)
+        for name in args.only or MEASUREMENTS:
+            function, arguments = MEASUREMENTS[name]
+            step = (__name__, function, [data, *arguments])
+            trials = [run[0] for run in harness.trials([step], args.work, args.runs, progress=False)]
+            summary = {
+                key: median(trials, key) if key in trials[0] else 0
+                for key in ("seconds", "rss_mb", "extracted_mb", "arrow_mb")
+            }
+            results.setdefault(str(size), {})[name] = {**summary, "examples": trials[0]["examples"]}
+            print(f"{size:>6} {name:<48} {summary['seconds']:8.2f} s {summary['rss_mb']:7.0f} MB", flush=True)
+    return {"sizes": results}
+
+
+def targets(by_size):
+    """[target, wanted, its value at each size]."""
+
+    def ratio(r, name, peer, kind):
+        if kind == "time":
+            return r[name]["seconds"] / r[peer]["seconds"]
+        return (r[name]["examples"] / r[name]["seconds"]) / (r[peer]["examples"] / r[peer]["seconds"])
+
+    sizes = list(by_size.values())
+    ours_rss = [max(m["rss_mb"] for n, m in r.items() if _ours(n)) for r in sizes]
+    return [[what, wanted, *(ratio(r, *compared) for r in sizes)] for what, wanted, *compared in TARGETS] + [
+        [
+            "peak RSS, largest of all measurements (MB)",
+            "≤ 1000",
+            *(max(m["rss_mb"] for m in r.values()) for r in sizes),
+        ],
+        ["peak RSS of the loader's measurements vs the smallest size", "≤ 1.2", *(x / ours_rss[0] for x in ours_rss)],
+        [
+            "`paired` prepared Arrow cache, bytes per pair",
+            "< 1024",
+            *(r[PAIRED]["arrow_mb"] * 1e6 / r[PAIRED]["examples"] for r in sizes),
+        ],
+    ]
+
+
+def section(found):
+    if "small" not in found:
+        return None
+    lines = []
+    for version, results in sorted(found["small"].items()):
+        by_size = results["sizes"]
+        sizes, largest = [f"{int(s):,}" for s in by_size], list(by_size.values())[-1]
+        lines += [
+            f"### datasets {version}",
+            "",
+            ran({version: results}),
+            "Synthetic media in the real layouts: 128x128 noise JPEGs of about 12 KB in a zip (stored), 3-second "
+            "16-bit WAV clips (96 KB) in a tar, the same files as extracted folders; 5 pairs per clip. "
+            "Peak RSS is the process tree's.",
+            "",
+            *table(
+                ["measurement", *(f"{s}: s" for s in sizes), *(f"{s}: MB" for s in sizes)],
+                [
+                    [
+                        name,
+                        *(f"{r[name]['seconds']:.2f}" for r in by_size.values()),
+                        *(f"{r[name]['rss_mb']:.0f}" for r in by_size.values()),
+                    ]
+                    for name in largest
+                ],
+            ),
+            "",
+        ]
+        if set(largest) == set(MEASUREMENTS):
+            rows = [[what, wanted, *(f"{v:.2f}" for v in values)] for what, wanted, *values in targets(by_size)]
+            lines += ["Targets (ratios at each size):", "", *table(["target", "wanted", *sizes], rows), ""]
+        lines += [
+            f"Cache on disk at {sizes[-1]} (MB), and `paired`'s size: {largest[PAIRED]['examples']:,} pairs.",
+            "",
+            *table(
+                ["measurement", "Arrow cache", "extracted archives"],
+                [[n, f"{m['arrow_mb']:.1f}", f"{m['extracted_mb']:.1f}"] for n, m in largest.items() if _ours(n)],
+            ),
+            "",
+        ]
+    return lines
