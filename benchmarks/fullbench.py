@@ -47,12 +47,12 @@ def read_media(data_dir, cache):
     streamed order through the loader's own readers (timed after the plan is made)."""
     import imemnet_c
 
-    plan = imemnet_c.make_plan("paired", data_dir, cache_dir=cache, missing_media="skip")
+    plan = imemnet_c.make_plan("paired", data_dir, cache_dir=cache, splits={"train"}, missing_media="skip")
     shards = plan.media.shards(plan.located("train"), plan.config.rows_per_shard)
     start, items = time.time(), 0
     members = plan.media.reader()
     for shard in shards:
-        for _, where in shard.rows:
+        for _, where in shard:
             for location in where.values():
                 plan.media.file(location, members)
             items += 1
