@@ -32,6 +32,7 @@ from .imemnet_c_annotations import (
     Pair,
     Row,
     Table,
+    UnavailableAnnotations,
     image_source,
     read_clip_table,
     read_image_table,
@@ -284,8 +285,8 @@ def _module_globals_kept(builder_class):
     `open`, `os`, `glob` and more in a builder's modules for streaming whenever a builder is made or
     unpickled, and never undoes it; on datasets 4 and newer those are the imported modules, whose
     plans, checks and pairs would run on the patched functions for the rest of the process."""
-    script = sys.modules[builder_class.__module__]
-    modules = [script] + [sys.modules[f"{script.__package__}.{name}"] for name in _SIBLINGS]
+    modules = {sys.modules[builder_class.__module__], sys.modules[__name__]}  # a subclass's module too
+    modules.update(sys.modules[f"{__package__}.{name}"] for name in _SIBLINGS)
     kept = [(vars(module), dict(vars(module))) for module in modules]
     try:
         yield
@@ -346,8 +347,16 @@ class ImemnetC(datasets.ArrowBasedBuilder):
         download = _annotation_download(dl_manager, self._cache_dir_root)
         splits = None if self._split_asked is None else {self._split_asked}
         extract = not dl_manager.is_streaming
-        (plan,) = _plans([self.config], self.config.found, download, self._cache_dir_root, extract, splits).values()
+        found = getattr(self.config, "found", None)  # made with the cache key (create_config_id)
+        if found is None or found.data_dir != _absolute(self.config.data_dir):  # datasets given a config_id
+            found = find_in(_absolute(self.config.data_dir))
+        (plan,) = _plans([self.config], found, download, self._cache_dir_root, extract, splits).values()
         self._absent_splits = set(plan.absent)
+        if self._split_asked in plan.absent:  # asked alone: say which of the others are there, if any
+            available = [split for split in self.config.splits if self._readable(split, found, download)]
+            if not available:
+                raise plan.absent[self._split_asked]
+            self._explain_absent_split(self._split_asked, available)
         if plan.media and plan.media.extracted:
             self._record_extractions(plan.media.archives.values())
         return [
@@ -363,6 +372,14 @@ class ImemnetC(datasets.ArrowBasedBuilder):
             )
             for split in plan.tables
         ]
+
+    def _readable(self, split, found, download):
+        """Whether the split's own annotation file can be had."""
+        try:
+            found.annotations.read(self.config.splits[split], self.config.kind.parse, download)
+            return True
+        except UnavailableAnnotations:
+            return False
 
     def _record_extractions(self, archives):
         """A prepared dataset stores its media by path, into the archives' extractions: records which,
@@ -396,7 +413,7 @@ class ImemnetC(datasets.ArrowBasedBuilder):
         return super().as_dataset(split, *args, **kwargs)
 
     def as_streaming_dataset(self, split=None, *args, **kwargs):
-        self._split_asked = None if split is None else str(split)
+        self._split_asked = str(split) if str(split) in self.config.splits else None  # not "train+test"
         with _module_globals_kept(type(self)):
             datasets.streaming.extend_dataset_builder_for_streaming(self)
             try:
@@ -404,6 +421,8 @@ class ImemnetC(datasets.ArrowBasedBuilder):
             except ValueError:
                 self._explain_absent_split(split, available=self.config.splits.keys() - self._absent_splits)
                 raise
+            finally:
+                self._split_asked = None  # a later prepare of this builder plans every split
 
     def _explain_absent_split(self, split, available):
         """Says why a split the config has is not there, when it is asked for."""

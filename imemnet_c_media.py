@@ -53,6 +53,7 @@ AUDIO = Modality("audio", (".wav", ".flac", ".mp3"), "IMEMNet's DEAM clips")
 class Found(NamedTuple):
     """What a load finds in data_dir (`find_in`), once: its files, and its annotation files."""
 
+    data_dir: str | None
     files: "DataDirFiles"
     annotations: AnnotationFiles
 
@@ -60,7 +61,7 @@ class Found(NamedTuple):
 def find_in(data_dir):
     """The `Found` of `data_dir` (None: nothing)."""
     files = data_dir_files(data_dir) if data_dir else DataDirFiles([], {}, {}, {})
-    return Found(files, AnnotationFiles(files.paths))
+    return Found(data_dir, files, AnnotationFiles(files.paths))
 
 
 def inputs_digest(found, annotation_files, modalities):

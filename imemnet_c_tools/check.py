@@ -87,6 +87,7 @@ def _report(data_dir, configs, cache_dir):
         report["load_calls"][name] = load_call(name, data_dir)
         if "train" in plan.tables and plan.tables.keys() - {"train"}:
             report["configs"][name]["train_pairs_sharing_a_song"] = train_pairs_sharing_a_song(plan)
+    report["configs"] = {name: report["configs"][name] for name in configs}  # as asked, failed or not
     files = next(iter(plans.values())).files if plans else imemnet_c.data_dir_files(data_dir)
     report["links"] = _links(files, data_dir)
     if any(imemnet_c.AUDIO in imemnet_c.ImemnetC.builder_configs[name].modalities for name in configs):

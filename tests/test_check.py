@@ -309,3 +309,12 @@ def test_an_unexpected_error_exits_3_with_its_traceback_not_1(capsys, monkeypatc
     assert status == 3
     assert "RuntimeError: a fault of the check itself" in text and "Traceback" in text
     assert "INCOMPLETE" not in text and "exit status 3" in text
+
+
+def test_a_config_that_fails_keeps_its_place_in_the_report(downloads, cache):
+    (downloads / "music_va.csv").write_text(",clip,valence,arousal,caption\n0,3001-9,high,0.5,calm\n")
+    from imemnet_c_tools.check import check as report_of
+
+    report = report_of(str(downloads), cache_dir=cache[1])
+    assert list(report["configs"]) == ["image", "music", "paired"]
+    assert "valence is 'high'" in report["configs"]["music"]["error"] and "splits" in report["configs"]["image"]

@@ -197,3 +197,36 @@ def test_a_check_of_every_config_plans_them_together_reading_each_listing_and_an
     assert len(listings) == len(report["archives"]) and all(events.opened[path] == 1 for path in listings)
     for name in imemnet_c.ANNOTATION_URLS:
         assert events.opened[str(data_dir / name)] == 1, name  # its digest; its rows were kept from the first check
+
+
+def test_a_builder_that_streamed_one_split_then_prepares_every_split(annotated, tmp_path):
+    builder = imemnet_c.ImemnetC(config_name="paired_annotations", data_dir=str(annotated), cache_dir=str(tmp_path))
+    assert len(list(builder.as_streaming_dataset(split="test"))) == SAMPLE_COUNTS["paired"]["test"]
+    builder.download_and_prepare()
+    assert {split: builder.as_dataset(split=split).num_rows for split in builder.info.splits} == SAMPLE_COUNTS["paired"]
+
+
+@pytest.mark.parametrize("split", ["train+validation", "validation[:3]"])
+def test_a_streamed_split_that_is_no_split_name_is_refused_naming_the_splits_there(annotated, tmp_path, split):
+    builder = imemnet_c.ImemnetC(config_name="paired_annotations", data_dir=str(annotated), cache_dir=str(tmp_path))
+    with pytest.raises(ValueError) as error:
+        builder.as_streaming_dataset(split=split)
+    assert all(name in str(error.value) for name in ("train", "validation", "test")), str(error.value)
+
+
+def test_a_streamed_split_asked_alone_whose_file_is_unavailable_names_it_when_no_other_is_there(tmp_path):
+    builder = imemnet_c.ImemnetC(config_name="paired_annotations", cache_dir=str(tmp_path))  # offline, no data_dir
+    with pytest.raises(ConnectionError) as error:
+        builder.as_streaming_dataset(split="test")
+    assert "Could not download test_matching.txt" in str(error.value)
+
+
+def test_a_subclass_of_the_builder_in_a_module_of_its_own_streams(annotated, tmp_path, monkeypatch):
+    module = tmp_path / "my_builder.py"
+    module.write_text("import imemnet_c\n\n\nclass Mine(imemnet_c.ImemnetC):\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from my_builder import Mine
+
+    builder = Mine(config_name="image_annotations", data_dir=str(annotated), cache_dir=str(tmp_path / "c"))
+    assert len(list(builder.as_streaming_dataset(split="train"))) == SAMPLE_COUNTS["image"]["train"]
+    assert "open" not in vars(imemnet_c)  # datasets' patch for URLs is undone
