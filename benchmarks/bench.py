@@ -85,10 +85,11 @@ def main(argv=None):
         )
         args.work = args.work or f"/tmp/imemnet-c-{'realistic' if mode == 'seek-points' else mode}"
         os.makedirs(args.work, exist_ok=True)
+        commit = report.commit()  # the code measured: read before the run, which may outlast a checkout
         results = MODES[mode].run(args)
         if args.only:
             return
-        report.keep(args.results, mode, results, " ".join(["python -m benchmarks.bench", *argv]), args.runs)
+        report.keep(args.results, mode, results, " ".join(["python -m benchmarks.bench", *argv]), args.runs, commit)
     report.write(args.out, args.results, SECTIONS)
 
 

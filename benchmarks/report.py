@@ -44,13 +44,17 @@ def met(value, wanted):
     return "met" if (value <= limit if wanted.startswith("≤") else value >= limit) else "missed"
 
 
-def keep(results_dir, mode, results, command_line, runs):
-    """Keeps one mode's results for this datasets version, with where and how they were made."""
+def commit():
+    """The project's commit (`-dirty` with uncommitted changes)."""
+    describe = ["git", "describe", "--always", "--dirty"]
+    return subprocess.run(describe, cwd=harness.PROJECT, capture_output=True, text=True).stdout.strip()
+
+
+def keep(results_dir, mode, results, command_line, runs, commit):
+    """Keeps one mode's results for this datasets version (measured at `commit`), with where and how
+    they were made."""
     import datasets
 
-    commit = subprocess.run(
-        ["git", "describe", "--always", "--dirty"], cwd=harness.PROJECT, capture_output=True, text=True
-    ).stdout.strip()
     memory_gb = 0.0
     with contextlib.suppress(OSError, ValueError):
         memory_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9
