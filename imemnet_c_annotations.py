@@ -70,7 +70,7 @@ class AnnotationFiles:
         for path in sorted(paths, key=lambda p: (p.count(os.sep), p)):
             self.local.setdefault(os.path.basename(path), path)
         self.origins = {}
-        self._digests = {}
+        self._digests, self._downloaded = {}, {}
 
     def digest(self, name):
         """The sha256 of data_dir's copy of `name`."""
@@ -85,6 +85,8 @@ class AnnotationFiles:
         if name in self.local:
             self.origins[name] = self.local[name]
             return _parsed(parse, self.local[name], self.digest(name))
+        if name in self._downloaded:  # each config of a plan, and each split, reads the lookups again
+            return self._downloaded[name]
         url = ANNOTATION_URLS[name]
         try:
             table = parse(download(url))
@@ -94,6 +96,7 @@ class AnnotationFiles:
                 f"Place {name} in data_dir to use it instead of downloading it."
             ) from error
         self.origins[name] = url
+        self._downloaded[name] = table
         return table
 
 

@@ -235,3 +235,20 @@ def test_a_subclass_of_the_builder_in_a_module_of_its_own_streams(annotated, tmp
     builder = Mine(config_name="image_annotations", data_dir=str(annotated), cache_dir=str(tmp_path / "c"))
     assert len(list(builder.as_streaming_dataset(split="train"))) == SAMPLE_COUNTS["image"]["train"]
     assert "open" not in vars(imemnet_c)  # datasets' patch for URLs is undone
+
+
+def test_a_plan_of_every_config_reads_each_published_annotation_file_once(tmp_path, annotated, network):
+    for name, url in imemnet_c.ANNOTATION_URLS.items():
+        network[url] = annotated / name  # what the download gives
+    with file_events() as events:
+        plans = imemnet_c.make_plan(
+            ["image_annotations", "music_annotations", "paired_annotations"], cache_dir=str(tmp_path / "c")
+        )
+    assert {name: len(plan.tables) for name, plan in plans.items()} == {
+        "image_annotations": 1,
+        "music_annotations": 1,
+        "paired_annotations": 3,
+    }
+    assert {name: events.opened[str(annotated / name)] for name in imemnet_c.ANNOTATION_URLS} == dict.fromkeys(
+        imemnet_c.ANNOTATION_URLS, 1
+    )
