@@ -26,44 +26,36 @@ if not __package__:  # imported by name (datasets 4 and newer, the tools): be th
     __path__ = [os.path.dirname(os.path.abspath(__file__))]
     __package__ = __name__
 
+from . import imemnet_c_annotations, imemnet_c_archives, imemnet_c_media
+from .imemnet_c_annotations import *
 from .imemnet_c_annotations import (
     ANNOTATION_URLS,
     NO_ROW,
-    Pair,
-    Row,
-    Table,
     UnavailableAnnotations,
     image_source,
     read_clip_table,
     read_image_table,
     read_pairs,
-    read_va_table,
     song_of,
 )
-from .imemnet_c_archives import ARCHIVE_CACHE, Archive, Location, MemberReader, has_size, progress
+from .imemnet_c_archives import *
+from .imemnet_c_media import *
 from .imemnet_c_media import (
     AUDIO,
-    AUDIO_BACKEND,
     IMAGES,
-    DataDirFiles,
-    Media,
     Modality,
-    Plan,
     audio_backend_problem,
     batches,
     chunks,
-    data_dir_files,
     find_in,
     inputs_digest,
     make_plans,
-    media_file_id,
-    media_problem,
 )
 
-_SIBLINGS = ("imemnet_c_annotations", "imemnet_c_media", "imemnet_c_archives")
+_SIBLINGS = (imemnet_c_annotations, imemnet_c_media, imemnet_c_archives)
 if __package__ == __name__:  # datasets 2.x and 3.x patch a streamed builder's siblings by their own names
     for _sibling in _SIBLINGS:
-        sys.modules.setdefault(_sibling, sys.modules[f"{__name__}.{_sibling}"])
+        sys.modules.setdefault(_sibling.__name__.rpartition(".")[2], _sibling)
 
 _CITATION = """\
 @article{choi2025mmva,
@@ -122,17 +114,11 @@ _EXTRACTIONS = "imemnet_c_extractions.json"  # in a prepared dataset: the archiv
 logger = datasets.logging.get_logger(__name__)
 
 # The public seam: what imemnet_c_tools, the examples and the benchmarks may use, each documented
-# where it is defined. Every name with a leading underscore is its module's own and may change.
-__all__ = (
-    ["ImemnetC", "ImemnetCConfig", "TABLE_KINDS", "load", "make_plan", "DATASETS_RUNS_SCRIPTS"]
-    + ["audio_backend_problem", "AUDIO_BACKEND"]
-    # what a load reads, found before anything is generated, and the media checks (imemnet_c_media)
-    + ["data_dir_files", "DataDirFiles", "Plan", "Media", "IMAGES", "AUDIO", "media_file_id", "media_problem"]
-    # annotations (imemnet_c_annotations)
-    + ["ANNOTATION_URLS", "Table", "Row", "Pair", "read_va_table", "read_pairs", "image_source", "song_of"]
-    # archives, listed once and read in place (imemnet_c_archives)
-    + ["ARCHIVE_CACHE", "Archive", "Location", "MemberReader", "has_size", "progress"]
-)
+# where it is defined: this module's names and its siblings' `__all__`. Every name with a leading
+# underscore is its module's own and may change.
+__all__ = ["ImemnetC", "ImemnetCConfig", "TABLE_KINDS", "load", "make_plan", "DATASETS_RUNS_SCRIPTS"] + [
+    name for sibling in _SIBLINGS for name in sibling.__all__
+]
 
 _STRING, _FLOAT = datasets.Value("string"), datasets.Value("float32")
 
@@ -285,8 +271,7 @@ def _module_globals_kept(builder_class):
     `open`, `os`, `glob` and more in a builder's modules for streaming whenever a builder is made or
     unpickled, and never undoes it; on datasets 4 and newer those are the imported modules, whose
     plans, checks and pairs would run on the patched functions for the rest of the process."""
-    modules = {sys.modules[builder_class.__module__], sys.modules[__name__]}  # a subclass's module too
-    modules.update(sys.modules[f"{__package__}.{name}"] for name in _SIBLINGS)
+    modules = {sys.modules[builder_class.__module__], sys.modules[__name__], *_SIBLINGS}  # a subclass's module too
     kept = [(vars(module), dict(vars(module))) for module in modules]
     try:
         yield
@@ -545,7 +530,7 @@ def load(config_name="image", data_dir=None, *, split=None, streaming=False, cac
             **options,
         )
     code = hashlib.sha256()  # like load_dataset: a change to the script or a sibling gets a new cache
-    for path in [__file__] + [f"{__path__[0]}/{name}.py" for name in _SIBLINGS]:
+    for path in [__file__] + [sibling.__file__ for sibling in _SIBLINGS]:
         with open(path, "rb") as f:
             code.update(f.read())
     prepare_options = {name: options.pop(name) for name in _PREPARE_OPTIONS if name in options}

@@ -10,6 +10,17 @@ from typing import NamedTuple
 
 import numpy
 
+__all__ = [
+    "ANNOTATION_URLS",
+    "Table",
+    "Row",
+    "Pair",
+    "read_va_table",
+    "read_pairs",
+    "image_source",
+    "song_of",
+]  # the public names, which the loading script exports
+
 # Three are pinned to a commit (a newer one gets a prepared cache of its own); music_va.csv and
 # train_matching.txt follow their branch until a commit of them is verified (a change there reaches
 # a prepared cache only with download_mode="force_redownload").

@@ -32,6 +32,15 @@ import datasets
 import filelock
 import rapidgzip
 
+__all__ = [
+    "ARCHIVE_CACHE",
+    "Archive",
+    "Location",
+    "MemberReader",
+    "has_size",
+    "progress",
+]  # the public names, which the loading script exports
+
 logger = datasets.logging.get_logger(__name__)
 
 ARCHIVE_CACHE = (
@@ -115,11 +124,19 @@ class Archive:
         except OSError as error:
             if error.errno not in _WRITE_ERRNOS:
                 raise
+            if error.errno in _FULL_DISK:
+                problem = f"{os.strerror(error.errno)} while listing or extracting {self.path}: cannot write {what}"
+                advice = (
+                    "Free some space there, or pass cache_dir=<a folder on a larger disk>; the next run keeps "
+                    "the members already extracted whole and extracts the rest."
+                )
+            else:
+                problem = f"{os.strerror(error.errno)}: cannot write {what} of {self.path}"
+                advice = "Make that folder writable, or pass cache_dir=<a writable folder with space>."
             raise CacheUnwritable(
                 error.errno,
-                f"{os.strerror(error.errno)}: cannot write {what} of {self.path} into the datasets cache "
-                f"folder {self.folder} ({error.filename or error}). Make that folder writable, or pass "
-                "cache_dir=<a writable folder with space>. The archive itself is fine.",
+                f"{problem} into the datasets cache folder {self.folder} ({error.filename or error}). {advice} "
+                "The archive itself is fine.",
             ) from error
 
     def members(self, extract=None):
@@ -456,8 +473,8 @@ class UntrustedCache(RuntimeError):
     """The cache folder holds what a listing or extraction never writes: a link leading outside."""
 
 
-FULL_DISK = (errno.ENOSPC, errno.EDQUOT)
-_WRITE_ERRNOS = {*FULL_DISK, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENAMETOOLONG}
+_FULL_DISK = (errno.ENOSPC, errno.EDQUOT)
+_WRITE_ERRNOS = {*_FULL_DISK, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENAMETOOLONG}
 
 
 def _read_by_a_prepared_dataset(folder):

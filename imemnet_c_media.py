@@ -26,9 +26,7 @@ import soundfile
 from .imemnet_c_annotations import ANNOTATION_URLS, AnnotationFiles, UnavailableAnnotations, image_source
 from .imemnet_c_archives import (
     ARCHIVE_CACHE,
-    FULL_DISK,
     Archive,
-    CacheUnwritable,
     Location,
     MemberReader,
     UnreadableArchive,
@@ -36,6 +34,19 @@ from .imemnet_c_archives import (
     is_archive,
     progress,
 )
+
+__all__ = [
+    "data_dir_files",
+    "DataDirFiles",
+    "Plan",
+    "Media",
+    "IMAGES",
+    "AUDIO",
+    "media_file_id",
+    "media_problem",
+    "audio_backend_problem",
+    "AUDIO_BACKEND",
+]  # the public names, which the loading script exports
 
 logger = datasets.logging.get_logger(__name__)
 
@@ -350,16 +361,6 @@ class Media:
                 if unreadable_archives is None:
                     raise
                 unreadable_archives[path] = str(error)
-            except CacheUnwritable as error:
-                if error.errno not in FULL_DISK:
-                    raise
-                raise OSError(
-                    error.errno,
-                    f"{os.strerror(error.errno)} while listing or extracting {path} into the datasets cache "
-                    f"({cache_root}). "
-                    "Free some space there, or pass cache_dir=<a folder on a larger disk>; the next run keeps "
-                    "the members already extracted whole and extracts the rest.",
-                ) from error
         return media
 
     def unlocated(self, name):
