@@ -4,6 +4,7 @@ rows they give, and the rules read from ids (an image's source, a clip's song)."
 import csv
 import functools
 import hashlib
+import io
 import os
 import re
 from typing import NamedTuple
@@ -131,7 +132,7 @@ def read_va_table(path, with_caption):
     case-insensitively; ids stay strings exactly as written. Every row has as many fields as the
     header (an unquoted comma in a caption is an error, not a caption cut short)."""
     name = os.path.basename(path)
-    with open(path, encoding="utf-8-sig", newline="") as f:
+    with io.StringIO(_text(path), newline="") as f:
         reader = csv.reader(f)
         header = next(reader, None)
         if not header:
@@ -175,7 +176,7 @@ def read_va_table(path, with_caption):
 def read_pairs(path):
     """Lines `music_clip_id image_id matching_score` of IMEMNet's matching files; blank lines are ignored."""
     rows = []
-    with open(path, encoding="utf-8-sig") as f:
+    with io.StringIO(_text(path)) as f:
         for line_number, line in enumerate(f, 1):
             fields = line.split()
             if not fields:
@@ -197,6 +198,30 @@ def read_pairs(path):
     if not rows:
         raise ValueError(f"{path} holds no pairs: expected lines `music_clip_id image_id matching_score`.")
     return Table(name=os.path.basename(path), rows=tuple(rows))
+
+
+def _text(path):
+    """An annotation file's text: UTF-8, with or without a byte-order mark. Another encoding (a
+    spreadsheet's Windows-1252 or Latin-1, UTF-16) is an error naming the line and byte: a guessed
+    encoding could garble a caption."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in data:
+        line, found, encoding = 1, f"bytes {data[:2].hex(' ')} begin UTF-16 text", "UTF-16"
+    else:
+        try:
+            return data.decode("utf-8-sig")
+        except UnicodeDecodeError as error:
+            line = data[: error.start].count(b"\n") + 1
+            found = f"byte {error.start} of the file, 0x{data[error.start]:02x}, is not UTF-8"
+            encoding = "WINDOWS-1252"  # what a spreadsheet saves in, and Latin-1's superset
+    published = ANNOTATION_URLS.get(os.path.basename(path))
+    raise ValueError(
+        f"{path}, line {line}: {found}. Annotation files are UTF-8 text, and this one was saved in another "
+        f'encoding ({encoding}, say). Re-save it as UTF-8: in Excel as "CSV UTF-8 (Comma delimited)", in '
+        f'LibreOffice as "Text CSV" with the character set "Unicode (UTF-8)", or with `iconv -f {encoding} '
+        "-t UTF-8`" + (f"; or use the published file, {published}." if published else ".")
+    )
 
 
 def read_image_table(path):

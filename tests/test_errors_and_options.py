@@ -1,6 +1,8 @@
 """Options and errors: missing media (error or counted skip), no data_dir, annotations that are
 absent (and cannot be downloaded offline) or malformed, and CSV parsing that keeps ids as written."""
 
+import csv
+import io
 import logging
 import os
 import shutil
@@ -205,3 +207,46 @@ def test_blank_lines_and_crlf_in_matching_files_are_ignored(load, downloads, str
     lines = (downloads / "val_matching.txt").read_text().splitlines()
     write(downloads / "val_matching.txt", "\r\n".join(["", *lines[:3], "   ", "", *lines[3:], "", ""]))
     assert len(consume(load("paired", downloads, streaming=streaming))["validation"]) == len(lines)
+
+
+SPREADSHEET_ENCODINGS = {  # as a spreadsheet re-saves a file: the bytes named, and the encoding to convert from
+    "cp1252": ("0x97", "WINDOWS-1252"),  # the em dash
+    "latin-1": ("0xe9", "WINDOWS-1252"),  # é (Latin-1 has no em dash)
+    "utf-16": ("ff fe", "UTF-16"),  # with its byte-order mark
+}
+ON_LINE_2 = {"music_va.csv": "A calm piano piece", "image_va.csv": "0,1001", "val_matching.txt": "3004-21 5301"}
+
+
+@MODES
+@pytest.mark.parametrize("encoding", SPREADSHEET_ENCODINGS)
+@pytest.mark.parametrize("name", ON_LINE_2)
+def test_an_annotation_file_in_another_encoding_names_file_line_byte_and_how_to_resave_it(
+    load, downloads, name, encoding, streaming, prepared_splits
+):
+    accented = " calme — café" if encoding == "cp1252" else " café"
+    text = (downloads / name).read_text(encoding="utf-8").replace(ON_LINE_2[name], ON_LINE_2[name] + accented, 1)
+    (downloads / name).write_bytes(text.replace("\n", "\r\n").encode(encoding, errors="replace"))
+    named, convert_from = SPREADSHEET_ENCODINGS[encoding]
+    with pytest.raises(ValueError) as error:
+        consume(load("paired", downloads, streaming=streaming))
+    message = str(error.value)
+    assert str(downloads / name) in message and f"line {1 if encoding == 'utf-16' else 2}:" in message
+    assert named in message and ("UTF-16" in message if encoding == "utf-16" else "is not UTF-8" in message)
+    assert "Re-save it as UTF-8" in message and f"iconv -f {convert_from} -t UTF-8" in message
+    assert prepared_splits == []
+
+
+@MODES
+@pytest.mark.parametrize("bom", [False, True], ids=["no BOM", "BOM"])
+@pytest.mark.parametrize("line_end", ["\n", "\r\n"], ids=["LF", "CRLF"])
+def test_utf8_with_or_without_a_bom_and_with_crlf_loads_unchanged_captions_intact(
+    load, downloads, bom, line_end, streaming
+):
+    path = downloads / "music_va.csv"  # rewritten as a spreadsheet saves it: a row per line end, in-cell breaks kept
+    rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8"), newline="")))
+    rows[1][-1] = rows[1][-1].replace("A calm piano piece", "Café — 明るい")
+    with open(path, "w", encoding="utf-8-sig" if bom else "utf-8", newline="") as f:
+        csv.writer(f, lineterminator=line_end).writerows(rows)
+    expected = [row[-1] for row in rows[1:]]
+    captions = [e["caption"] for e in consume(load("music_annotations", downloads, streaming=streaming))["train"]]
+    assert captions == expected and "Café — 明るい" in captions[0]
