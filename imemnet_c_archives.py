@@ -95,7 +95,8 @@ class Archive:
 
     `check_member(name, size, open_stream)`, if given, says what makes a member unusable (or None);
     a tar's pass calls it on each member as it goes by (a tar is read once), and the listing keeps
-    the answers as `problems`. A zip, read by random access, is checked by the caller instead."""
+    the answers as `problems`, with the hook's `version`: a kept listing whose answers are of another
+    version gives `problems` None. A zip, read by random access, is checked by the caller instead."""
 
     def __init__(self, path, cache_root, check_member=None):
         path, stat = os.path.abspath(path), os.stat(path)
@@ -233,6 +234,8 @@ class Archive:
             return None
         if not trusted:
             return None
+        if index.get("checks_version") != getattr(self._check_member, "version", None):
+            problems = None  # answers of another version of the check: the caller checks the members anew
         for _, reason in left_out:
             logger.warning(f"{self.path}: {reason}")
         self.problems, self.encrypted = problems, encrypted
@@ -364,6 +367,7 @@ class Archive:
                 "members": [[m.member, m.size, m.offset] for m in members],
                 "left_out": left_out,
                 "problems": self.problems,
+                "checks_version": getattr(self._check_member, "version", None),
                 "seek_points": seek_points,
                 "encrypted": self.encrypted,
             }

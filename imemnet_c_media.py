@@ -8,6 +8,7 @@ handing the archive layer one hook (`check_member`) to check a tar's members as 
 
 import collections
 import contextlib
+import functools
 import gc
 import importlib
 import io
@@ -16,7 +17,6 @@ import operator
 import os
 import re
 import uuid
-import wave
 from typing import NamedTuple
 
 import datasets
@@ -44,6 +44,7 @@ __all__ = [
     "AUDIO",
     "media_file_id",
     "media_problem",
+    "audio_decoder",
     "audio_backend_problem",
     "AUDIO_BACKEND",
 ]  # the public names, which the loading script exports
@@ -466,14 +467,14 @@ class Media:
                 folder, _, name = location.container.rpartition("/")
                 stat = os.stat(location.container)
                 return kept(folder, lambda: f"{self.cache_root}/{ARCHIVE_CACHE}/folders/{digest(folder)}.json").verdict(
-                    name, [stat.st_size, stat.st_mtime_ns], lambda: _problem_of_file(location, modality)
+                    name, [CHECKS_VERSION, stat.st_size, stat.st_mtime_ns], lambda: _problem_of_file(location, modality)
                 )
             archive = self.listed[location.container]
             if archive.problems is not None:
                 return archive.problems.get(location.member)
             return kept(archive.folder, lambda: f"{archive.folder}/checks.json").verdict(
                 location.member,
-                [location.size, location.offset],
+                [CHECKS_VERSION, location.size, location.offset],
                 lambda: _problem_of_member(location, modality, members),
             )
 
@@ -590,6 +591,43 @@ def audio_backend_problem():
     return None
 
 
+class Decoder(NamedTuple):
+    name: str
+    frames: object  # a file's bytes -> (the frames its header declares or None, the frames decoded)
+
+
+@functools.cache
+def audio_decoder():
+    """The `Decoder` a load's audio goes through: torchcodec on datasets 4 and newer where it can be
+    imported, else soundfile (libsndfile)."""
+    if int(datasets.__version__.split(".")[0]) >= 4:
+        try:
+            importlib.import_module("torchcodec.decoders")
+            return Decoder("torchcodec", _torchcodec_frames)
+        except Exception:  # absent, a CUDA-only build, FFmpeg's libraries absent
+            pass
+    return Decoder("soundfile", _soundfile_frames)
+
+
+def _declared_frames(data):
+    """The frames a file's header declares, as libsndfile reads it (MP3's gapless tags, FLAC's STREAMINFO)."""
+    return soundfile.info(io.BytesIO(data)).frames
+
+
+def _soundfile_frames(data):
+    return _declared_frames(data), len(soundfile.read(io.BytesIO(data), dtype="float32")[0])
+
+
+def _torchcodec_frames(data):
+    from torchcodec.decoders import AudioDecoder
+
+    try:
+        declared = _declared_frames(data)
+    except soundfile.LibsndfileError:
+        declared = None
+    return declared, AudioDecoder(data).get_all_samples().data.shape[-1]
+
+
 def check_member(name, size, open_stream):
     """The archive layer's hook (see `Archive`): what makes the archive member `name`, if it is a
     media file, unusable, or None; `open_stream()` opens its bytes."""
@@ -600,47 +638,120 @@ def check_member(name, size, open_stream):
         return media_problem(stream, size, name, modality)
 
 
+check_member.version = CHECKS_VERSION = 2  # kept verdicts of another version are made anew (2: the decoder's)
+
+
 def media_problem(stream, size, path, modality):
-    """What makes a media file of `size` bytes unusable (empty, not an image or audio file,
-    truncated), or None, from its header and, for pictures, its last bytes only: JPEG, PNG and PCM
-    WAV by their markers, anything else by Pillow or libsndfile. A readable file in another format
-    than its extension says is fine: decoders go by content."""
+    """What makes a media file of `size` bytes unusable, or None: whether the decoder a load uses
+    decodes it whole (Pillow; for audio `audio_decoder()`). Where a file's structure decides, only
+    its headers and end are read: a JPEG whose marker segments lead to its scan and whose last bytes
+    are its end marker, a PNG whose chunks reach IEND whole, and a WAV (PCM, float, A-law or µ-law),
+    whose header says how many frames its data holds (decoders quietly read fewer). Anything else,
+    including a JPEG or PNG whose end is not where it should be, is decoded whole."""
     where = f"{path} (the {modality.name} of {media_file_id(path, modality)})"
     if not size:
         return f"{where} is empty (0 bytes)."
-    try:
-        return (_image_problem if modality == IMAGES else _audio_problem)(stream, size, where)
-    except (PIL.UnidentifiedImageError, soundfile.LibsndfileError) as error:
-        return f"{where} is not a readable {modality.name} file ({type(error).__name__})."
-    except (OSError, RuntimeError, EOFError) as error:  # what Pillow says of a picture cut short in its headers
-        return f"{where} is a truncated or damaged {modality.name} file ({error})."
-
-
-_END_MARKERS = {b"\xff\xd8\xff": ("JPEG", b"\xff\xd9"), b"\x89PNG\r\n\x1a\n": ("PNG", b"IEND")}
+    return (_image_problem if modality == IMAGES else _audio_problem)(stream, size, where)
 
 
 def _image_problem(stream, size, where):
-    head = stream.read(8)
-    picture_format, end = next((known for magic, known in _END_MARKERS.items() if head.startswith(magic)), (None, None))
-    if picture_format is None:  # not JPEG or PNG: whatever Pillow can identify
-        stream.seek(0)
-        PIL.Image.open(stream)
+    try:
+        with PIL.Image.open(stream) as picture:
+            picture_format = picture.format
+    except PIL.UnidentifiedImageError:
+        return f"{where} is not a readable image file (UnidentifiedImageError: Pillow cannot identify it)."
+    except Exception as error:  # whatever Pillow raises is its verdict
+        return f"{where} is a truncated or damaged image file: Pillow cannot open it ({_said(error)})."
+    complete = {"JPEG": _jpeg_is_complete, "PNG": _png_is_complete}.get(picture_format)
+    if complete is not None and complete(stream, size):
         return None
-    stream.seek(max(0, size - 1024))
-    return None if end in stream.read() else f"{where} is a truncated {picture_format} (its end marker is missing)."
+    stream.seek(0)
+    try:
+        with PIL.Image.open(stream) as picture:
+            picture.load()
+    except Exception as error:
+        return f"{where} is a truncated or damaged {picture_format}: Pillow cannot decode it whole ({_said(error)})."
+    return None
+
+
+def _jpeg_is_complete(stream, size):
+    """Whether a JPEG's marker segments lead from its start to a scan, and it ends with the end
+    marker after that (one inside an EXIF thumbnail or a comment lies in a segment before)."""
+    position = 2
+    while position + 4 <= size:
+        stream.seek(position)
+        marker = stream.read(4)
+        if marker[0] != 0xFF or marker[1] in (0x00, 0x01, 0xFF) or 0xD0 <= marker[1] <= 0xD9:
+            return False  # fill bytes or a lone marker: left to the decoder
+        position += 2 + int.from_bytes(marker[2:], "big")
+        if marker[1] == 0xDA:  # start of scan
+            stream.seek(size - 2)
+            return position < size - 2 and stream.read(2) == b"\xff\xd9"
+    return False
+
+
+def _png_is_complete(stream, size):
+    """Whether a PNG's chunks, each whole, lead from its signature to IEND."""
+    position = 8
+    while position + 12 <= size:
+        stream.seek(position)
+        length, kind = int.from_bytes(stream.read(4), "big"), stream.read(4)
+        position += 12 + length
+        if kind == b"IEND":
+            return position <= size
+    return False
 
 
 def _audio_problem(stream, size, where):
-    try:  # a PCM WAV: its header says how many frames follow (libsndfile quietly reads fewer)
-        with wave.open(stream) as header:
-            declared, frame_size = header.getnframes(), header.getsampwidth() * header.getnchannels()
-            frames = min(declared, (size - stream.tell()) // frame_size)
-    except (wave.Error, EOFError):  # another format, or WAV in another encoding
-        stream.seek(0)
-        declared, frames = None, soundfile.info(stream).frames
-    if frames == 0 or (declared is not None and frames < declared):
-        return f"{where} is truncated: {frames} of {declared if declared is not None else 'some'} audio frames."
+    frames = _wav_frames(stream, size)
+    if frames is not None:
+        declared, present = frames
+        return None if 0 < present >= declared else f"{where} is truncated: {present} of {declared} audio frames."
+    decoder = audio_decoder()
+    stream.seek(0)
+    try:
+        declared, decoded = decoder.frames(stream.read())
+    except Exception as error:  # whatever the decoder raises is its verdict
+        return f"{where} is not a readable audio file, or a truncated one: {decoder.name} cannot decode it whole ({_said(error)})."
+    if decoded == 0 or declared is not None and decoded < declared:
+        return f"{where} is truncated: {decoder.name} decodes {decoded} of the {declared} audio frames its header declares."
     return None
+
+
+_WAV_ENCODINGS = {1, 3, 6, 7}  # PCM, IEEE float, A-law, µ-law: a frame is a block of `block_align` bytes
+
+
+def _wav_frames(stream, size):
+    """(frames declared, frames present) of a WAV in one of `_WAV_ENCODINGS`, from its chunk headers;
+    None for anything else (another format, another encoding, a header cut short)."""
+    head = stream.read(12)
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:] != b"WAVE":
+        return None
+    position, block_align = 12, None
+    while position + 8 <= size:
+        stream.seek(position)
+        kind, length = stream.read(4), int.from_bytes(stream.read(4), "little")
+        if kind == b"fmt ":
+            fmt = stream.read(min(length, 26))
+            if len(fmt) < 16:
+                return None
+            encoding, block_align = int.from_bytes(fmt[:2], "little"), int.from_bytes(fmt[12:14], "little")
+            if encoding == 0xFFFE and len(fmt) == 26:  # WAVE_FORMAT_EXTENSIBLE: its subformat's code
+                encoding = int.from_bytes(fmt[24:26], "little")
+            if encoding not in _WAV_ENCODINGS or not block_align:
+                return None
+        elif kind == b"data":
+            if block_align is None:
+                return None
+            present = size - position - 8
+            declared = present if length in (0, 0xFFFFFFFF) else length  # 0 or all ones: written while streaming
+            return declared // block_align, min(declared, present) // block_align
+        position += 8 + length + (length & 1)
+    return None
+
+
+def _said(error):
+    return f"{type(error).__name__}: {(str(error).strip().splitlines() or ['no message'])[0][:200]}"
 
 
 def _describe_missing(modality, ids):

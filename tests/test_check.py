@@ -1,6 +1,7 @@
 """`imemnet-c check DATA_DIR`: what a researcher learns of a download before a long prepare, from
 the loader's own code, as text or as JSON, with an exit status that means something."""
 
+import glob
 import gzip
 import io
 import json
@@ -11,7 +12,9 @@ import tarfile
 import zipfile
 
 import datasets
+import numpy
 import pytest
+import soundfile
 from conftest import SAMPLE, file_events, listed, write_encrypted_zip
 
 import imemnet_c
@@ -123,7 +126,7 @@ def test_a_broken_download_is_reported_per_source_exit_1_and_json_carries_the_sa
     assert rows["iaps"]["two files"] == 1
     assert "missing naps: Animals_901_h, Faces_902_v, Landscapes_903_h, Objects_904_v, People_905_h" in text
     assert "unreadable: clips/3001-9.wav (the audio of 3001-9) is truncated" in text
-    assert f"unreadable: {damaged_picture} (the image of COCO_train2014_000000900001) is a truncated JPEG" in text
+    assert f"unreadable: {damaged_picture} (the image of COCO_train2014_000000900001) is a truncated or damaged" in text
     assert re.search(r"two files for 1001: IAPS 1-20 Images.1001.JPG \(used\) and .*extra.1001.jpg", text)
     assert re.search(r"unreadable +broken.zip: .*cannot be read as an archive", text)
     assert re.search(r"ignored +readme.zip: holds none of the media files these configs need", text)
@@ -237,7 +240,7 @@ def test_a_second_check_reads_no_archive_or_media_file_and_a_changed_file_is_che
     picture.write_bytes(picture.read_bytes()[:300])  # truncated: another size
     opened.clear()
     status, text = check(capsys, downloads, *cache)
-    assert status == 1 and f"unreadable: {picture} (the image of 1002) is a truncated JPEG" in text
+    assert status == 1 and f"unreadable: {picture} (the image of 1002) is a truncated or damaged" in text
     assert opened == [str(picture)]  # only the changed file is read again
     os.utime(picture)  # touched only: checked again, still truncated
     assert check(capsys, downloads, *cache)[0] == 1 and opened == [str(picture)] * 2
@@ -251,6 +254,39 @@ def test_kept_verdicts_that_are_not_what_a_check_writes_are_not_trusted(capsys, 
         json.dump({file: [stamp, 7] for file, (stamp, _) in kept.items()}, open(os.path.join(folders, name), "w"))
     opened = media_opens(monkeypatch)
     assert check(capsys, downloads, *cache)[0] == 0 and opened  # the loose files checked anew
+
+
+def test_verdicts_an_earlier_release_kept_are_made_anew_without_listing_the_archive_again(capsys, downloads, cache):
+    """An earlier release's check passed a float WAV cut short and failed a JPEG followed by metadata,
+    and kept those verdicts (in the tar's listing, and the folder's): both are made anew."""
+    with io.BytesIO() as out:  # a float WAV, cut short as an interrupted extraction leaves it
+        soundfile.write(out, numpy.zeros(4000, "float32"), 16000, format="WAV", subtype="FLOAT")
+        cut = out.getvalue()[:-1000]
+    with tarfile.open(downloads / "IMEMNet_clips.tar") as tar:
+        members = {m.name: tar.extractfile(m).read() for m in tar if m.isfile()}
+    sample.write_tar(str(downloads / "IMEMNet_clips.tar"), {**members, "clips/3001-9.wav": cut})
+    picture = downloads / "IAPS 1-20 Images" / "1001.JPG"
+    picture.write_bytes(picture.read_bytes() + bytes(8192))  # metadata an editor appended: every decoder reads it
+    status, text = check(capsys, downloads, *cache)
+    assert status == 1 and "clips/3001-9.wav (the audio of 3001-9) is truncated: 3750 of 4000 audio frames" in text
+    assert table(text)["iaps"]["unreadable"] == 0
+
+    kept = os.path.join(cache[1], imemnet_c.ARCHIVE_CACHE)
+    for path in glob.glob(f"{kept}/*/index.json"):  # the listings as the earlier release kept them
+        index = json.load(open(path))
+        del index["checks_version"]
+        if index["problems"] is not None:  # a tar's: it called every member usable
+            index["problems"] = {}
+        json.dump(index, open(path, "w"))
+    (folder,) = [path for path in glob.glob(f"{kept}/folders/*.json") if "1001.JPG" in open(path).read()]
+    stat = picture.stat()  # and the picture's folder: {file: [[size, modification time], verdict]}
+    said = f"{picture} (the image of 1001) is a truncated JPEG (its end marker is missing)."
+    json.dump({"1001.JPG": [[stat.st_size, stat.st_mtime_ns], said]}, open(folder, "w"))
+    with file_events() as events:
+        status, text = check(capsys, downloads, *cache)
+    assert status == 1 and "clips/3001-9.wav (the audio of 3001-9) is truncated: 3750 of 4000 audio frames" in text
+    assert table(text)["iaps"]["unreadable"] == 0
+    assert listed(events) == []  # the kept listings' members still hold: no pass over an archive again
 
 
 def without_audio_backend(monkeypatch):

@@ -40,15 +40,16 @@ from imemnet_c_tools.digest import decoded
 
 MODES = pytest.mark.parametrize("streaming", [False, True], ids=["prepared", "streaming"])
 
-JPEG = sample.jpeg_bytes("x", size=(64, 48))
+JPEG = sample.jpeg_bytes("x", size=(64, 48), grain=40)  # its scan longer than its headers
 PNG, GIF = (sample.picture_bytes("x", picture_format) for picture_format in ("PNG", "GIF"))
 WAV = sample.wav_bytes("x", seconds=0.5)
 BAD_MEDIA = {
     "zero-byte JPEG": ("1001.JPG", b"", "is empty (0 bytes)"),
-    "truncated JPEG": ("1001.JPG", JPEG[: len(JPEG) // 2], "is a truncated JPEG (its end marker is missing)"),
-    "truncated PNG": ("1001.JPG", PNG[:-20], "is a truncated PNG (its end marker is missing)"),
-    "GIF cut in its header": ("1001.JPG", GIF[:12], "is not a readable image file (UnidentifiedImageError)"),
-    "JPEG without its end": ("1001.JPG", JPEG[:-2], "is a truncated JPEG (its end marker is missing)"),
+    "JPEG cut in its headers": ("1001.JPG", JPEG[:300], "is a truncated or damaged image file: Pillow cannot open it"),
+    "truncated JPEG": ("1001.JPG", JPEG[: len(JPEG) // 2], "is a truncated or damaged JPEG: Pillow cannot decode it"),
+    "truncated PNG": ("1001.JPG", PNG[:-20], "is a truncated or damaged PNG: Pillow cannot decode it whole"),
+    "GIF cut in its header": ("1001.JPG", GIF[:12], "is not a readable image file (UnidentifiedImageError"),
+    "JPEG without its end": ("1001.JPG", JPEG[:-2], "is a truncated or damaged JPEG: Pillow cannot decode it whole"),
     "text named .jpg": ("1001.JPG", b"IAPS terms of use: research only\n", "is not a readable image file"),
     "zero-byte WAV": ("3001-9.wav", b"", "is empty (0 bytes)"),
     "truncated WAV": ("3001-9.wav", WAV[: 44 + 2 * 3000], "is truncated: 3000 of 8000 audio frames"),
