@@ -19,6 +19,7 @@ import zipfile
 import datasets
 import numpy
 import pytest
+import soundfile
 from conftest import (
     SAMPLE,
     TIMEOUT,
@@ -43,6 +44,9 @@ MODES = pytest.mark.parametrize("streaming", [False, True], ids=["prepared", "st
 JPEG = sample.jpeg_bytes("x", size=(64, 48), grain=40)  # its scan longer than its headers
 PNG, GIF = (sample.picture_bytes("x", picture_format) for picture_format in ("PNG", "GIF"))
 WAV = sample.wav_bytes("x", seconds=0.5)
+with io.BytesIO() as out:
+    soundfile.write(out, numpy.zeros((8000, 2), "float32"), 16000, format="WAV", subtype="FLOAT")
+    FLOAT_WAV = out.getvalue()
 BAD_MEDIA = {
     "zero-byte JPEG": ("1001.JPG", b"", "is empty (0 bytes)"),
     "JPEG cut in its headers": ("1001.JPG", JPEG[:300], "is a truncated or damaged image file: Pillow cannot open it"),
@@ -54,6 +58,7 @@ BAD_MEDIA = {
     "zero-byte WAV": ("3001-9.wav", b"", "is empty (0 bytes)"),
     "truncated WAV": ("3001-9.wav", WAV[: 44 + 2 * 3000], "is truncated: 3000 of 8000 audio frames"),
     "header-only WAV": ("3001-9.wav", WAV[:44], "is truncated: 0 of 8000 audio frames"),
+    "float WAV cut short": ("3001-9.wav", FLOAT_WAV[:-8000], "is truncated: 7000 of 8000 audio frames"),
 }
 
 
@@ -114,6 +119,15 @@ def test_unreadable_media_in_pairs_are_named_too(load, downloads, streaming):
     with pytest.raises(Exception) as error:
         consume(load("paired", downloads, streaming=streaming))
     assert "3001-10.wav (the audio of 3001-10) is empty (0 bytes)." in chain(error.value)
+
+
+@MODES
+@pytest.mark.parametrize("inside_archive", [False, True], ids=["loose", "in-archive"])
+def test_a_picture_followed_by_metadata_loads_whole(load, downloads, inside_archive, streaming):
+    picture = (downloads / "IAPS 1-20 Images" / "1001.JPG").read_bytes()
+    break_file(downloads, "1001.JPG", picture + bytes(range(256)) * 32, inside_archive)  # 8 KiB an editor appended
+    image = {e["image_id"]: e["image"] for e in consume(load("image", downloads, streaming=streaming))["train"]}["1001"]
+    assert numpy.array_equal(numpy.asarray(image), numpy.asarray(Image.open(io.BytesIO(picture))))
 
 
 @MODES
