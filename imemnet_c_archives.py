@@ -354,26 +354,28 @@ class Archive:
         versions of the same archive, except the extractions a prepared dataset still reads (see
         `record_reader`)."""
         partial = os.path.join(self.folder, f"index.json.{uuid.uuid4().hex}.partial")
-        # Under a lock, so that the seek points a listing names are those written with it. Another
-        # process's listing of the same archive may replace both: a reader that opened them keeps its copy.
-        with self._writing("the listing"), filelock.FileLock(os.path.join(self.folder, "index.lock")):
-            if self._seek_points_written:
-                os.replace(self._seek_points_written, self.seek_points)
-                self._seek_points_written = None
-            seek_points = self.seek_points and [os.path.basename(self.seek_points), os.path.getsize(self.seek_points)]
-            index = {
-                "version": _INDEX_VERSION,
-                "archive": self.path,
-                "members": [[m.member, m.size, m.offset] for m in members],
-                "left_out": left_out,
-                "problems": self.problems,
-                "checks_version": getattr(self._check_member, "version", None),
-                "seek_points": seek_points,
-                "encrypted": self.encrypted,
-            }
+        seek_points = self.seek_points and [_SEEK_POINTS, os.path.getsize(self._seek_points_written or self.seek_points)]
+        index = {
+            "version": _INDEX_VERSION,
+            "archive": self.path,
+            "members": [[m.member, m.size, m.offset] for m in members],
+            "left_out": left_out,
+            "problems": self.problems,
+            "checks_version": getattr(self._check_member, "version", None),
+            "seek_points": seek_points,
+            "encrypted": self.encrypted,
+        }
+        with self._writing("the listing"):
             with io.open(partial, "w", encoding="utf-8") as f:  # noqa: UP020
                 json.dump(index, f)
-            os.replace(partial, os.path.join(self.folder, "index.json"))
+            # Both renamed under a lock, so that the seek points a listing names are those written with
+            # it. Another process's listing of the same archive may replace both (each wrote files of
+            # its own): a reader that opened them keeps its copy.
+            with filelock.FileLock(os.path.join(self.folder, "index.lock")):
+                if self._seek_points_written:
+                    os.replace(self._seek_points_written, self.seek_points)
+                    self._seek_points_written = None
+                os.replace(partial, os.path.join(self.folder, "index.json"))
             for name in os.listdir(self.folder):  # an earlier version's seek points, or an interrupted listing's
                 path = os.path.join(self.folder, name)
                 earlier = name.startswith("seek-points-")

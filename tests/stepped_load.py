@@ -1,10 +1,10 @@
 """A load in a process of its own, for the tests of killed and concurrent runs.
 
-    python tests/stepped_load.py CONFIG DATA_DIR CACHE [--streaming] [--step PATH [--halves]]
+    python tests/stepped_load.py CONFIG DATA_DIR CACHE [--streaming] [--step PATH [--matching TEXT] [--halves]]
         [--pause-at N --delay SECONDS | --barrier FOLDER --parties N] [--rows-per-shard N]
 
-Each call of the step (a function by its dotted path, e.g. `tarfile.TarFile.__iter__`) prints
-`step`; its `--pause-at`th call then pauses `--delay` seconds (the time to kill it there), or its
+Each call of the step (a function by its dotted path, e.g. `tarfile.TarFile.__iter__`; with
+`--matching`, only a call whose arguments' text holds TEXT) prints `step`; its `--pause-at`th call then pauses `--delay` seconds (the time to kill it there), or its
 first call waits until `--parties` processes have reached `--barrier` (a folder where each leaves a
 file), so that they are mid-step together. With
 `--halves` the step is `shutil.copyfileobj`, copying half, printing `step`, pausing, then the rest:
@@ -75,6 +75,7 @@ def main():
     parser.add_argument("cache")
     parser.add_argument("--streaming", action="store_true")
     parser.add_argument("--step")
+    parser.add_argument("--matching", default="")
     parser.add_argument("--halves", action="store_true")
     parser.add_argument("--pause-at", type=int, default=1)
     parser.add_argument("--delay", type=float, default=0.0)
@@ -102,8 +103,9 @@ def main():
 
         @functools.wraps(original)
         def step(*call_args, **call_kwargs):
-            print("step", flush=True)
-            pause()
+            if args.matching in repr((call_args, call_kwargs)):
+                print("step", flush=True)
+                pause()
             return original(*call_args, **call_kwargs)
 
         setattr(owner, name, step)

@@ -376,13 +376,13 @@ def test_a_run_killed_while_indexing_then_rerun_gives_the_full_result(downloads,
 
 
 def test_two_processes_indexing_at_once_both_end_with_a_good_listing(downloads, tmp_path):
-    # Two streaming loads (no datasets lock between them, unlike two prepares), both in the pass over
-    # the clips' tar.gz at once: each waits at the start of that pass (the standard library's
-    # iteration over the tar's members) for the other.
+    # Two streaming loads (no datasets lock between them, unlike two prepares) list the clips' tar.gz
+    # at once: each, its listing and seek points written, waits for the other before renaming them
+    # into place (under the listing's lock). Each wrote files of its own, and both end well.
     clips_as_tar_gz(downloads)
     cache, barrier = tmp_path / "cache", tmp_path / "barrier"
     os.makedirs(barrier)
-    step = ["--streaming", "--step", "tarfile.TarFile.__iter__", "--barrier", barrier]
+    step = ["--streaming", "--step", "filelock.FileLock.__init__", "--matching", "index.lock", "--barrier", barrier]
     processes = [
         subprocess.Popen(
             stepped_load("music", downloads, cache, *step),
