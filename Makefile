@@ -1,22 +1,29 @@
 # `make demo` and `make test` are all a newcomer needs: each creates its environments on first use.
 #   .venv    datasets 3.6, the last release that runs loading scripts (requirements.txt)
 #   .venv-5  datasets 5.x, where imemnet_c.load runs the builder class (requirements-5.txt)
+#   .venv-5-soundfile  datasets 5.x without torch or torchcodec (requirements-test-5-soundfile.txt)
 #   .venv-2  datasets 2.21, the oldest supported release: `pip install .` as a user would (requirements-2.txt)
 PYTHON ?= python3
 OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
 PIP_INSTALL := -m pip install --quiet --disable-pip-version-check
 FFMPEG_LIBS := libavcodec59 libavformat59 libavutil57 libavdevice59 libavfilter8 libswscale6 libswresample4
 
-.PHONY: demo test test-36 test-5 smoke-oldest lint ffmpeg sample plot bench bench-realistic bench-full clean
+.PHONY: demo test test-36 test-5 test-5-soundfile smoke-oldest lint ffmpeg sample plot bench bench-realistic bench-full clean
 
 .venv/.installed: requirements.txt requirements-test.txt requirements-plot.txt
 	$(PYTHON) -m venv .venv
 	.venv/bin/python $(PIP_INSTALL) -r requirements-test.txt
 	touch $@
 
-.venv-5/.installed: requirements-5.txt requirements-test-5.txt requirements-plot.txt
+.venv-5/.installed: requirements-5.txt requirements-5-core.txt requirements-test-5.txt requirements-plot.txt
 	$(PYTHON) -m venv .venv-5
 	.venv-5/bin/python $(PIP_INSTALL) -r requirements-test-5.txt
+	touch $@
+
+.venv-5-soundfile/.installed: requirements-5-core.txt requirements-test-5-soundfile.txt
+	rm -rf .venv-5-soundfile
+	$(PYTHON) -m venv .venv-5-soundfile
+	.venv-5-soundfile/bin/python $(PIP_INSTALL) -r requirements-test-5-soundfile.txt
 	touch $@
 
 .venv-2/.installed: requirements-2.txt
@@ -28,7 +35,7 @@ FFMPEG_LIBS := libavcodec59 libavformat59 libavutil57 libavdevice59 libavfilter8
 demo: .venv/.installed
 	$(OFFLINE) HF_HOME=$(CURDIR)/.hf-demo .venv/bin/python -m imemnet_c_tools.demo
 
-test: lint test-36 test-5 smoke-oldest
+test: lint test-36 test-5 test-5-soundfile smoke-oldest
 
 lint: .venv/.installed
 	.venv/bin/ruff check .
@@ -40,6 +47,11 @@ test-36: .venv/.installed
 # The same suite on datasets 5.x; its cross-version test compares content with the 3.6 environment.
 test-5: .venv-5/.installed .venv/.installed ffmpeg
 	IMEMNET_C_PEER_PYTHON=$(CURDIR)/.venv/bin/python .venv-5/bin/python -m pytest
+
+# datasets 5.x without torch or torchcodec: music and paired prepare and stream, and imemnet_c_tools.pairs and
+# the media checks decode with soundfile.
+test-5-soundfile: .venv-5-soundfile/.installed
+	.venv-5-soundfile/bin/python -m pytest tests/test_without_torchcodec.py tests/test_media_checks.py
 
 # On the oldest supported datasets: install this folder with pip (its declared ranges must accept
 # the pins), then, from outside the clone, check the sample and load every config of the copy the
@@ -81,4 +93,4 @@ bench-full: .venv/.installed .venv-5/.installed ffmpeg
 	$(OFFLINE) .venv-5/bin/python -m benchmarks.bench --full-count --work /tmp/imemnet-c-full $(ARGS)
 
 clean:
-	rm -rf .venv .venv-5 .venv-2 .hf-demo .hf-smoke .pytest_cache
+	rm -rf .venv .venv-5 .venv-5-soundfile .venv-2 .hf-demo .hf-smoke .pytest_cache

@@ -354,7 +354,10 @@ class Archive:
         versions of the same archive, except the extractions a prepared dataset still reads (see
         `record_reader`)."""
         partial = os.path.join(self.folder, f"index.json.{uuid.uuid4().hex}.partial")
-        seek_points = self.seek_points and [_SEEK_POINTS, os.path.getsize(self._seek_points_written or self.seek_points)]
+        seek_points = self.seek_points and [
+            _SEEK_POINTS,
+            os.path.getsize(self._seek_points_written or self.seek_points),
+        ]
         index = {
             "version": _INDEX_VERSION,
             "archive": self.path,

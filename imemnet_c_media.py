@@ -8,7 +8,6 @@ handing the archive layer one hook (`check_member`) to check a tar's members as 
 
 import collections
 import contextlib
-import functools
 import gc
 import importlib
 import io
@@ -577,16 +576,18 @@ AUDIO_BACKEND = (
 
 
 def audio_backend_problem():
-    """Why the installed datasets cannot decode or write audio (what music and paired need), or None."""
+    """Why the installed datasets cannot decode its Audio columns here, or None. Preparing and
+    streaming need no decoder; `audio_decoder()` says what decodes audio here instead."""
     for module in AUDIO_BACKEND["modules"]:
         try:
             importlib.import_module(module)
         except Exception as error:  # a missing module, a CUDA-only build, FFmpeg's libraries absent
-            reason = (str(error).strip().splitlines() or ["no message"])[0]
             return (
-                f"datasets {datasets.__version__} reads audio through {' and '.join(AUDIO_BACKEND['modules'])}, "
-                f"and {module} cannot be imported here ({type(error).__name__}: {reason}). The music and paired "
-                f"configs need it. Install it:\n  {AUDIO_BACKEND['install']}"
+                f"datasets {datasets.__version__} decodes the audio column through "
+                f"{' and '.join(AUDIO_BACKEND['modules'])}, and {module} cannot be imported here ({_said(error)}). "
+                f"The music and paired configs prepare and stream without it, their audio column holding each "
+                f"clip's file; imemnet_c_tools.pairs and imemnet-c check decode with {audio_decoder().name}. To decode "
+                f"the column itself, install it:\n  {AUDIO_BACKEND['install']}"
             )
     return None
 
@@ -596,7 +597,6 @@ class Decoder(NamedTuple):
     frames: object  # a file's bytes -> (the frames its header declares or None, the frames decoded)
 
 
-@functools.cache
 def audio_decoder():
     """The `Decoder` a load's audio goes through: torchcodec on datasets 4 and newer where it can be
     imported, else soundfile (libsndfile)."""

@@ -70,6 +70,7 @@ def _report(data_dir, configs, cache_dir):
         "ignored_files": [],
         "links": {},
         "audio_backend": None,
+        "audio_decoder": None,
         "disk": {},
         "load_calls": {},
     }
@@ -92,6 +93,7 @@ def _report(data_dir, configs, cache_dir):
     report["links"] = _links(files, data_dir)
     if any(imemnet_c.AUDIO in imemnet_c.ImemnetC.builder_configs[name].modalities for name in configs):
         report["audio_backend"] = imemnet_c.audio_backend_problem() or "ok"
+        report["audio_decoder"] = imemnet_c.audio_decoder().name
     media = list(
         {id(plan.media): plan.media for plan in plans.values() if plan.media}.values()
     )  # shared by the configs
@@ -333,7 +335,11 @@ def render(report):
                 f"{', '.join(ignored[:SHOWN])}{_more(ignored)}"
             )
     if report["audio_backend"]:
-        lines += ["", "Audio: " + ("decodes." if report["audio_backend"] == "ok" else report["audio_backend"])]
+        ok = report["audio_backend"] == "ok"
+        lines += [
+            "",
+            f"Audio: a load decodes it with {report['audio_decoder']}." if ok else f"Audio: {report['audio_backend']}",
+        ]
     if report["disk"]:
         disk = report["disk"]
         needed = disk["extract_bytes"] + disk["arrow_bytes"]
@@ -346,10 +352,7 @@ def render(report):
         ]
     lines.append("")
     if report["complete"]:
-        audio_first = report["audio_backend"] not in (None, "ok")
-        lines.append(
-            "Complete." + (" Install the audio backend (above), then load with:" if audio_first else " Load with:")
-        )
+        lines.append("Complete. Load with:")
         lines += [f"  {call}" for call in report["load_calls"].values()]
     else:
         lines.append(

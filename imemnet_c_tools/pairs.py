@@ -31,6 +31,7 @@ to 0.5. Pass another named kernel and scale, or a callable, to use another.
 
 import dataclasses
 import functools
+import io
 import logging
 import os
 from typing import NamedTuple
@@ -38,6 +39,7 @@ from typing import NamedTuple
 import datasets
 import numpy
 import pyarrow
+import soundfile
 from datasets.fingerprint import Hasher
 
 import imemnet_c
@@ -57,6 +59,35 @@ logger = logging.getLogger(__name__)
 
 # Audio decoded to one channel: datasets 3.x's default; 4.4 and newer ask for it (num_channels).
 _MONO = {"num_channels": 1} if "num_channels" in {f.name for f in dataclasses.fields(datasets.Audio)} else {}
+
+
+def _audio_feature(sampling_rate):
+    """The pairs' and `preprocess`'s Audio column: decoded by datasets, or where its decoder cannot
+    be imported here (torchcodec on datasets 4 and newer), each clip's file, for `soundfile_decoded`."""
+    if imemnet_c.audio_backend_problem():
+        return datasets.Audio(decode=False)
+    return datasets.Audio(sampling_rate=sampling_rate, **_MONO)
+
+
+def soundfile_decoded(audio, sampling_rate=None):
+    """A clip's file (`{"path", "bytes"}`, bytes None for a local path) decoded with soundfile as datasets'
+    Audio decodes it where torchcodec is absent: `{"path", "array", "sampling_rate"}`, one channel of
+    float32 samples, resampled to `sampling_rate` (by soxr, as librosa does) when given."""
+    with soundfile.SoundFile(io.BytesIO(audio["bytes"]) if audio["bytes"] is not None else audio["path"]) as clip:
+        samples, rate = clip.read(dtype="float32", always_2d=True).mean(axis=1), clip.samplerate
+    if sampling_rate and sampling_rate != rate:
+        try:
+            import soxr
+        except ImportError as error:
+            raise ImportError(
+                f"Resampling to {sampling_rate} Hz without torchcodec needs soxr: pip install soxr"
+            ) from error
+        samples, rate = soxr.resample(samples, rate, sampling_rate).astype(numpy.float32), sampling_rate
+    return {"path": audio["path"], "array": samples, "sampling_rate": rate}
+
+
+def _with_soundfile_audio(pair, sampling_rate):
+    return {"audio": soundfile_decoded(pair["audio"], sampling_rate)}
 
 
 def va_score(image_va, music_va, kernel=DEFAULT_KERNEL, scale=DEFAULT_SCALE):
@@ -155,7 +186,11 @@ def va_pairs(
     builder = _PairsBuilder(cache_dir=cache_dir, features=features)
     builder.epoch = {"shards": [tuple(column[part] for column in drawn) for part in parts], "planned": planned}
     pairs = builder.as_streaming_dataset(split="train")
-    return pairs if items is None else pairs.map(_restore, fn_kwargs={"arrays": items.arrays})
+    if items is not None:
+        return pairs.map(_restore, fn_kwargs={"arrays": items.arrays})
+    if features["audio"].decode:
+        return pairs
+    return pairs.map(_with_soundfile_audio, fn_kwargs={"sampling_rate": sampling_rate})
 
 
 class _PairsBuilder(datasets.ArrowBasedBuilder):
@@ -289,7 +324,7 @@ def _features(sampling_rate):
         {
             **_ID_FEATURES,
             "image": datasets.Image(),
-            "audio": datasets.Audio(sampling_rate=sampling_rate, **_MONO),
+            "audio": _audio_feature(sampling_rate),
             "caption": string,
             **{name: number for name in _VA_FIELDS},
             "score": number,
@@ -500,9 +535,9 @@ def preprocess(
     if image is not None:
         images = _mapped(images, "image", _apply_image, image, num_proc)
     clips = load("music", split="train")
-    clips = clips.cast_column("audio", datasets.Audio(sampling_rate=sampling_rate, **_MONO))
+    clips = clips.cast_column("audio", _audio_feature(sampling_rate))
     if audio is not None:
-        clips = _mapped(clips, "audio", _apply_audio, audio, num_proc)
+        clips = _mapped(clips, "audio", _apply_audio, audio, num_proc, sampling_rate=sampling_rate)
     return Preprocessed(images, clips, _absolute(data_dir), cache_dir)
 
 
@@ -510,23 +545,27 @@ def _apply_image(example, function):
     return function(example["image"])
 
 
-def _apply_audio(example, function):
+def _apply_audio(example, function, sampling_rate):
     decoded = example["audio"]
+    if isinstance(decoded, dict) and "array" not in decoded:  # the clip's file: datasets' decoder is absent
+        decoded = soundfile_decoded(decoded, sampling_rate)
     samples = numpy.asarray(decoded["array"], numpy.float32)
     return function(samples.mean(axis=0) if samples.ndim == 2 else samples, decoded["sampling_rate"])
 
 
-def _mapped(dataset, column, apply, function, num_proc):
+def _mapped(dataset, column, apply, function, num_proc, **options):
     """`dataset` with `column` replaced by what `function` returns, as datasets' cached `map`."""
-    first = apply(dataset[0], function)
+    first = apply(dataset[0], function, **options)
     kept = {name: feature for name, feature in dataset.features.items() if name != column}
     features = datasets.Features({**kept, **{name: _feature_of(value) for name, value in first.items()}})
     # the cache's name, from what makes its content: datasets' own hash of map's arguments varied
     # between identical calls here (its Features objects), which would preprocess everything again
-    fingerprint = Hasher.hash([dataset._fingerprint, apply.__name__, function, _code_of(function), str(features)])
+    fingerprint = Hasher.hash(
+        [dataset._fingerprint, apply.__name__, function, _code_of(function), str(features), options]
+    )
     return dataset.map(
         apply,
-        fn_kwargs={"function": function},
+        fn_kwargs={"function": function, **options},
         remove_columns=[column],
         features=features,
         num_proc=num_proc,
