@@ -1,9 +1,10 @@
 """IMEMNet-C: images, music clips and music captions in valence-arousal space (MMVA, AAAI 2025).
 
-The loading script: its constants, the configs as data, the builder, `load` and `make_plan`. Three
-sibling modules do the work, each called only from above: imemnet_c_media (what a load reads, and
-the media checks) reads the annotation files through imemnet_c_annotations and the downloads through
-imemnet_c_archives (zip and tar, listed once). docs/architecture.md draws them.
+The loading script: its constants, the configs as data, the builder, `load` and `make_plan`. Four
+sibling modules do the work, each called only from above: imemnet_c_media (what a load reads) reads
+the annotation files through imemnet_c_annotations, the downloads through imemnet_c_archives (zip
+and tar, listed once), and checks media files through imemnet_c_checks (their kinds and ids, and
+whether the decoder a load uses decodes one whole). docs/architecture.md draws them.
 """
 
 import collections
@@ -26,7 +27,7 @@ if not __package__:  # imported by name (datasets 4 and newer, the tools): be th
     __path__ = [os.path.dirname(os.path.abspath(__file__))]
     __package__ = __name__
 
-from . import imemnet_c_annotations, imemnet_c_archives, imemnet_c_media
+from . import imemnet_c_annotations, imemnet_c_archives, imemnet_c_checks, imemnet_c_media
 from .imemnet_c_annotations import *
 from .imemnet_c_annotations import (
     ANNOTATION_URLS,
@@ -39,20 +40,12 @@ from .imemnet_c_annotations import (
     song_of,
 )
 from .imemnet_c_archives import *
+from .imemnet_c_checks import *
+from .imemnet_c_checks import AUDIO, IMAGES, Modality, audio_backend_problem
 from .imemnet_c_media import *
-from .imemnet_c_media import (
-    AUDIO,
-    IMAGES,
-    Modality,
-    audio_backend_problem,
-    batches,
-    chunks,
-    find_in,
-    inputs_digest,
-    make_plans,
-)
+from .imemnet_c_media import batches, chunks, find_in, inputs_digest, make_plans
 
-_SIBLINGS = (imemnet_c_annotations, imemnet_c_media, imemnet_c_archives)
+_SIBLINGS = (imemnet_c_annotations, imemnet_c_media, imemnet_c_checks, imemnet_c_archives)
 if __package__ == __name__:  # datasets 2.x and 3.x patch a streamed builder's siblings by their own names
     for _sibling in _SIBLINGS:
         sys.modules.setdefault(_sibling.__name__.rpartition(".")[2], _sibling)

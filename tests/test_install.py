@@ -69,6 +69,7 @@ def test_the_package_holds_the_loader_and_its_tools_and_no_benchmark(installed):
         "imemnet_c.py",
         "imemnet_c_annotations.py",
         "imemnet_c_media.py",
+        "imemnet_c_checks.py",
         "imemnet_c_archives.py",
         "imemnet_c_tools",
     }

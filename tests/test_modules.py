@@ -1,4 +1,4 @@
-"""The loading script and its three sibling modules: a folder holding only them loads every config
+"""The loading script and its four sibling modules: a folder holding only them loads every config
 (as a Hub repository holds them), an edit to any of them gives a new prepared cache, no module uses
 another's private names, and a load walks data_dir once and plans only what it is asked for."""
 
@@ -13,7 +13,13 @@ from conftest import DATASETS_RUNS_SCRIPTS, ROOT, SAMPLE, SAMPLE_COUNTS, TIMEOUT
 
 import imemnet_c
 
-LOADER = ["imemnet_c.py", "imemnet_c_annotations.py", "imemnet_c_media.py", "imemnet_c_archives.py"]
+LOADER = [
+    "imemnet_c.py",
+    "imemnet_c_annotations.py",
+    "imemnet_c_media.py",
+    "imemnet_c_checks.py",
+    "imemnet_c_archives.py",
+]
 
 
 def loader_copy(folder):

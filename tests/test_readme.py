@@ -122,7 +122,7 @@ def test_the_architecture_page_names_the_loaders_seam_and_tools_as_they_are():
     assert "# The public seam" in page and "# The public seam" in read(os.path.join(ROOT, "imemnet_c.py"))
     for name in ("Archive", "MemberReader", "Plan", "Media", "make_plan"):
         assert name in page and name in imemnet_c.__all__, name
-    for module in ("imemnet_c", "imemnet_c_media", "imemnet_c_annotations", "imemnet_c_archives"):
+    for module in ("imemnet_c", "imemnet_c_media", "imemnet_c_checks", "imemnet_c_annotations", "imemnet_c_archives"):
         assert f"{module}.py" in page and os.path.isfile(os.path.join(ROOT, f"{module}.py")), module
     for tool in ("check", "demo", "export", "pairs", "plot", "sample"):
         assert f"`{tool}`" in page and os.path.isfile(os.path.join(ROOT, "imemnet_c_tools", f"{tool}.py")), tool
