@@ -3,8 +3,12 @@ training split (songs held out whole), scored by the similarity of their valence
 (imemnet_c_tools.pairs, whose default kernel is an assumption: see its docstring). Each epoch draws
 new pairs; the loss goes down.
 
-From a clone, after the README's install step (`pip install .` with the audio extra of your
-datasets release, see docs/releases.md):
+From a clone, install torch's CPU build (plain pip takes a CUDA one), then this folder with the
+`train` extra (torch and torchdata) and the audio extra of your datasets line (docs/releases.md):
+
+    pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu  # torch's CPU build
+    pip install ".[audio,train]"             # on datasets 4 and newer, or
+    pip install ".[audio-librosa,train]"     # on datasets 2.21 to 3.6
 
     python examples/train_mmva.py [--data-dir data/sample] [--epochs 4] [--workers 2]
         [--cache] [--checkpoints DIR [--checkpoint-every N] [--stop-after-steps K]] [--log-pairs DIR]
