@@ -1,6 +1,6 @@
 """imemnet-c: check your IMEMNet-C downloads before a long prepare, try the loader on the bundled
-sample, export script-free Parquet for the Hub, or evaluate predictions on a held-out split. `imemnet-c COMMAND --help` says what each
-command does and its defaults."""
+sample, export script-free Parquet for the Hub, or evaluate predictions on a held-out split.
+`imemnet-c COMMAND --help` says what each command does and its defaults."""
 
 import argparse
 import sys

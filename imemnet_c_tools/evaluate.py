@@ -33,11 +33,11 @@ PROTOCOL = "imemnet-c-eval/1"
 SPLITS = tuple(HELD_OUT)  # validation, test
 RESAMPLES, SEED, CONFIDENCE = 1000, 0, 0.95
 TOP_K = (1, 5, 10)  # recall@k; nDCG is cut at the last
-VA_RADIUS = 1 / 18  # relevant within half a step of the 9-point rating scales behind the VA: about the same rating
+VA_RADIUS = 1 / 18  # relevant within half a step of EMOTIC's VA grid (multiples of 1/9): about the same rating
 VA_RELEVANCE = (
     f"ASSUMPTION, not a published ground truth: a candidate is relevant when the Euclidean distance d between its "
-    f"annotated (valence, arousal) and the query's is at most 1/18 = {VA_RADIUS:.3f} (half a step of the 9-point "
-    f"rating scales: about the same rating), graded by exp(-d / {DEFAULT_SCALE}) "
+    f"annotated (valence, arousal) and the query's is at most 1/18 = {VA_RADIUS:.3f} (half a step of EMOTIC's VA "
+    f"grid, multiples of 1/9: about the same rating), graded by exp(-d / {DEFAULT_SCALE}) "
     "(imemnet_c_tools.pairs' default kernel, itself an assumption)"
 )
 MATCHING_RELEVANCE = (

@@ -1,7 +1,8 @@
 """`imemnet-c evaluate` (imemnet_c_tools.evaluate), protocol imemnet-c-eval/1: predictions built on
 the sample's annotation files and on the real full-count ones (../shared/reference, skipped with
 the reason where absent) score as they must; bad input is an error naming the file and the row;
-and what the JSON holds. The held-out items and the expected figures are worked out here from the
+what the JSON holds; and every command that docs/evaluation.md, and docs/training.md for
+evaluation, show runs. The held-out items and the expected figures are worked out here from the
 files, not with the module's code."""
 
 import csv
@@ -430,3 +431,62 @@ def test_ties_share_their_mean_rank_neither_best_nor_worst():
         lambda q, c: q, numpy.array([[0.9, 0.5, 0.5, 0.5, -0.0]]), numpy.zeros(5), [table]
     )
     assert ranks.tolist() == [3.0]  # 1 above it, and 3 at its similarity: ranks 2, 3, 4
+
+
+def documented_commands(page, selected=lambda line: True):
+    """The command lines of a page's bash blocks (comments left out) that `selected` keeps."""
+    with open(os.path.join(ROOT, "docs", page), encoding="utf-8") as f:
+        blocks = re.findall(r"```bash\n(.*?)```", f.read(), flags=re.S)
+    lines = [line.split(" #")[0].strip() for block in blocks for line in block.splitlines()]
+    return [line for line in lines if line and selected(line)]
+
+
+def run_documented(line, cwd):
+    """A documented command line, run by bash in `cwd` (where data/ and examples/ lead to the
+    repository's), `imemnet-c` and `python` being this environment's."""
+    shims = cwd / "bin"
+    shims.mkdir(exist_ok=True)
+    for name, runs in (("imemnet-c", f"{sys.executable} -m imemnet_c_tools.cli"), ("python", sys.executable)):
+        (shims / name).write_text(f'#!/bin/sh\nexec {runs} "$@"\n')
+        (shims / name).chmod(0o755)
+    for linked in ("data", "examples"):
+        if not (cwd / linked).exists():
+            os.symlink(os.path.join(ROOT, linked), cwd / linked)
+    environment = {**os.environ, "PATH": f"{shims}:{os.environ['PATH']}", "PYTHONPATH": ROOT}
+    result = subprocess.run(["bash", "-c", line], cwd=cwd, env=environment, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, f"{line}\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
+    return result
+
+
+def test_every_command_the_evaluation_page_shows_runs(tmp_path):
+    """On predictions for every annotated item of the sample, written where the page's commands read them."""
+    folder = tmp_path / "predictions"
+    folder.mkdir()
+    validation, test = (HeldOut(SAMPLE, split) for split in MATCHING)
+    write_va(folder / "va.csv", [(item, *va) for item, va in test.annotated.items()])
+    write_scores(folder / "scores.csv", [(*pair, score) for pair, score in {**validation.pairs, **test.pairs}.items()])
+    images = list(first_va(os.path.join(SAMPLE, "image_va.csv")))
+    clips = list(first_va(os.path.join(SAMPLE, "music_va.csv")))
+    rng = numpy.random.default_rng(3)
+    write_embeddings(
+        folder / "embeddings.npz", images, rng.random((len(images), 4)), clips, rng.random((len(clips), 4))
+    )
+    commands = documented_commands("evaluation.md")
+    assert len(commands) >= 3 and all(line.startswith("imemnet-c evaluate") for line in commands)
+    for line in commands:
+        run_documented(line, tmp_path)
+    written = [json.loads(path.read_text()) for path in tmp_path.glob("*.json")]
+    assert written and all(result["protocol"] == "imemnet-c-eval/1" for result in written)
+
+
+def test_the_training_example_writes_predictions_that_evaluate_reads_as_the_training_page_shows(tmp_path):
+    commands = documented_commands("training.md", lambda line: "--predictions" in line or "imemnet-c evaluate" in line)
+    assert len(commands) == 2
+    trained, evaluated_ = (run_documented(line, tmp_path) for line in commands)
+    assert "predictions for the test split written to predictions" in trained.stdout
+    assert "mean loss" in trained.stdout and "VA regression: predictions/va.csv" in evaluated_.stdout
+    held_out = HeldOut(SAMPLE, "test")
+    with open(tmp_path / "predictions" / "scores.csv", encoding="utf-8") as f:
+        assert {tuple(row[:2]) for row in list(csv.reader(f))[1:]} == set(held_out.pairs)
+    for section in ("Matching scores: predictions/scores.csv", "Retrieval: predictions/embeddings.npz"):
+        assert section in evaluated_.stdout
