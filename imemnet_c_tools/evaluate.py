@@ -493,9 +493,8 @@ class Relevance(NamedTuple):
         order = numpy.lexsort((-grades, queries))  # by query, best grade first: the ideal order
         queries, candidates, grades = queries[order], candidates[order], grades[order]
         starts = numpy.flatnonzero(numpy.r_[True, queries[1:] != queries[:-1]]) if len(queries) else queries
-        ideal = numpy.where(_positions(starts, len(queries)) <= TOP_K[-1], grades, 0.0) / _discount(
-            starts, len(queries)
-        )
+        position = _positions(starts, len(queries))
+        ideal = numpy.where(position <= TOP_K[-1], grades / numpy.log2(position + 1), 0.0)
         return cls(queries, candidates, grades, starts, numpy.add.reduceat(ideal, starts) if len(starts) else ideal)
 
     def reversed(self):
@@ -509,10 +508,6 @@ class Relevance(NamedTuple):
 def _positions(starts, total):
     """1, 2, ... within each run of entries that begins at one of `starts`."""
     return numpy.arange(total) - numpy.repeat(starts, numpy.diff(numpy.r_[starts, total])) + 1
-
-
-def _discount(starts, total):
-    return numpy.log2(_positions(starts, total) + 1)
 
 
 def relevant_ranks(similarity, queries, candidates, tables):
@@ -659,23 +654,20 @@ def evaluate(
             "method": "percentile; songs resampled for music and pairs, images for pictures",
         },
     }
-    references = {"mean_predictor": {}, "chance": {}, "va_oracle": {}}
+    sections = {}  # {name: (its metrics, {reference point: its metrics})}
     if va:
-        result["va"], references["mean_predictor"]["va"] = _va_section(items, *read["va"], va, allow_missing)
+        sections["va"] = _va_section(items, *read["va"], va, allow_missing)
     if scores:
-        section, mean, oracle = _scores_section(items, *read["scores"], scores, allow_missing)
-        result["scores"], references["mean_predictor"]["scores"], references["va_oracle"]["scores"] = (
-            section,
-            mean,
-            oracle,
-        )
+        sections["scores"] = _scores_section(items, *read["scores"], scores, allow_missing)
     if embeddings:
-        for name, (section, chance, oracle) in _retrieval_sections(
-            items, *read["retrieval"], embeddings, allow_missing
-        ).items():
-            result[name], references["chance"][name], references["va_oracle"][name] = section, chance, oracle
-    result["reference"] = {name: found for name, found in references.items() if found}
-    return result
+        sections.update(_retrieval_sections(items, *read["retrieval"], embeddings, allow_missing))
+    reference = {}
+    for name, (section, points) in sections.items():
+        result[name] = section
+        for point, metrics in points.items():
+            if metrics:
+                reference.setdefault(point, {})[name] = metrics
+    return {**result, "reference": reference}
 
 
 def _item_counts(items):
@@ -705,14 +697,12 @@ def _va_section(items, predicted, outside, path, allow_missing):
             unit_of = [units[n] for n in present]
             mean_predictor[modality] = {}
             for column, dimension in enumerate(("valence", "arousal")):
-                t, p = true_va[:, column], predicted_va[:, column]
-                point = regression(t, p)
-                entry[dimension] = _with_intervals(
-                    point, bootstrap(lambda w, t=t, p=p: regression_replicates(t, p, w), unit_of)
-                )
-                mean_predictor[modality][dimension] = regression(t, numpy.full_like(t, t.mean()))
+                actual, guess = true_va[:, column], predicted_va[:, column]
+                intervals = bootstrap(lambda w, a=actual, g=guess: regression_replicates(a, g, w), unit_of)
+                entry[dimension] = _with_intervals(regression(actual, guess), intervals)
+                mean_predictor[modality][dimension] = regression(actual, numpy.full_like(actual, actual.mean()))
         section[modality] = entry
-    return section, mean_predictor
+    return section, {"mean_predictor": mean_predictor}
 
 
 def _scores_section(items, predicted, outside, path, allow_missing):
@@ -720,7 +710,7 @@ def _scores_section(items, predicted, outside, path, allow_missing):
     present, missing = _present(predicted, pair_ids, path, f"pairs of {items.matching}", allow_missing)
     section = {"file": path, "pairs": len(present), "missing": missing, "outside_split": outside}
     if not len(present):
-        return section, {}, {}
+        return section, {}
     truth = items.pair_scores[present]
     guess = numpy.array([predicted[pair_ids[n]] for n in present])
     songs = [items.clip_songs[items.pairs[n][0]] for n in present]
@@ -729,14 +719,15 @@ def _scores_section(items, predicted, outside, path, allow_missing):
     )
     clips, images = (numpy.array([items.pairs[n][side] for n in present]) for side in (0, 1))
     oracle = va_score(items.image_va[images], items.clip_va[clips])
-    return section, score_metrics(truth, numpy.full_like(truth, truth.mean())), score_metrics(truth, oracle)
+    mean = score_metrics(truth, numpy.full_like(truth, truth.mean()))
+    return section, {"mean_predictor": mean, "va_oracle": score_metrics(truth, oracle)}
 
 
 RELEVANCE = {"retrieval": MATCHING_RELEVANCE, "retrieval_va_kernel": VA_RELEVANCE}
 
 
 def _retrieval_sections(items, embeddings, outside, path, allow_missing):
-    """{"retrieval": ..., "retrieval_va_kernel": ...}: each (its section, chance's metrics, the VA oracle's)."""
+    """{"retrieval": ..., "retrieval_va_kernel": ...}: each (its metrics, {"chance": ..., "va_oracle": ...})."""
     images, images_missing = _present(embeddings["image"], items.image_ids, path, "images", allow_missing)
     clips, clips_missing = _present(embeddings["music"], items.clip_ids, path, "clips", allow_missing)
     image_vectors = numpy.array([embeddings["image"][items.image_ids[n]] for n in images], numpy.float32)
@@ -777,7 +768,7 @@ def _retrieval_sections(items, embeddings, outside, path, allow_missing):
                 by_chance[name][direction] = summarise(chance(table, len(candidates)))
                 by_oracle[name][direction] = summarise(per_query(table, oracle))
             sections[name][direction] = entry
-    return {name: (sections[name], by_chance[name], by_oracle[name]) for name in RELEVANCE}
+    return {name: (sections[name], {"chance": by_chance[name], "va_oracle": by_oracle[name]}) for name in RELEVANCE}
 
 
 def _va_relevance(image_va, clip_va):
