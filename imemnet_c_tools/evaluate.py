@@ -388,12 +388,11 @@ def score_replicates(truth, predicted, weights):
     """RMSE, MAE and Spearman's rho of each replicate; Kendall's tau has no interval (NaN): see
     docs/evaluation.md."""
     error = predicted - truth
-    pearson_of_ranks, _ = _correlations(_midranks(truth, weights), _midranks(predicted, weights), weights)
     return numpy.column_stack(
         [
             numpy.sqrt(_weighted_mean(weights, error, error)),
             _weighted_mean(weights, numpy.abs(error)),
-            pearson_of_ranks,
+            _spearman(_midranks(truth, weights), _midranks(predicted, weights), weights),
             numpy.full(len(weights), numpy.nan),
         ]
     )
@@ -425,18 +424,30 @@ def _correlations(x, y, weights):
 ROUNDING = 1e-10  # a variance this small against the mean square is rounding: the values are equal
 
 
+def _spearman(x_ranks, y_ranks, weights):
+    """Per replicate, Pearson's r of the midranks of x and y: their weighted mean is exactly
+    (drawn + 1) / 2, the middle rank, so centred on it a constant is exactly 0 (and r undefined)."""
+    middle = (weights.sum(axis=1, keepdims=True) + 1) / 2
+    x, y = x_ranks - middle, y_ranks - middle
+    with numpy.errstate(invalid="ignore", divide="ignore"):
+        return _weighted_mean(weights, x, y) / numpy.sqrt(_weighted_mean(weights, x, x) * _weighted_mean(weights, y, y))
+
+
 def _midranks(values, weights):
     """Per replicate, each item's rank among the drawn items, ties (and an item drawn twice) at
     their mean rank: what scipy.stats.rankdata gives the resampled values."""
     order = numpy.argsort(values, kind="stable")
     ordered = values[order]
     ends = numpy.r_[ordered[1:] != ordered[:-1], True]  # the last sorted item of each run of equal values
-    up_to = numpy.cumsum(weights[:, order], axis=1)  # the weight drawn up to each sorted item
-    if not ends.all():
-        up_to = up_to[:, ends]  # ... up to the end of each run
-    in_run = numpy.diff(up_to, axis=1, prepend=0)
+    in_run = weights[:, order]
+    up_to = numpy.cumsum(in_run, axis=1)  # the weight drawn up to each sorted item, and with it
     run = numpy.empty(len(values), numpy.int64)
-    run[order] = numpy.cumsum(ends) - ends  # each item's run
+    if ends.all():  # no ties: each item is its own run
+        run[order] = numpy.arange(len(values))
+    else:
+        up_to = up_to[:, ends]
+        in_run = numpy.diff(up_to, axis=1, prepend=0)
+        run[order] = numpy.cumsum(ends) - ends
     return (up_to - (in_run - 1) / 2)[:, run]
 
 
