@@ -21,6 +21,7 @@ import json
 import math
 import os
 import sys
+import textwrap
 import warnings
 from typing import NamedTuple
 
@@ -385,15 +386,16 @@ def score_metrics(truth, predicted):
 
 
 def score_replicates(truth, predicted, weights):
-    """RMSE, MAE and Spearman's rho of each replicate; Kendall's tau has no interval (NaN): see
-    docs/evaluation.md."""
+    """RMSE and MAE of each replicate; the rank correlations have no interval (NaN): a resample
+    must be ranked anew, which costs more than the rest of the evaluation (docs/evaluation.md)."""
     error = predicted - truth
+    undefined = numpy.full(len(weights), numpy.nan)
     return numpy.column_stack(
         [
             numpy.sqrt(_weighted_mean(weights, error, error)),
             _weighted_mean(weights, numpy.abs(error)),
-            _spearman(_midranks(truth, weights), _midranks(predicted, weights), weights),
-            numpy.full(len(weights), numpy.nan),
+            undefined,
+            undefined,
         ]
     )
 
@@ -422,33 +424,6 @@ def _correlations(x, y, weights):
 
 
 ROUNDING = 1e-10  # a variance this small against the mean square is rounding: the values are equal
-
-
-def _spearman(x_ranks, y_ranks, weights):
-    """Per replicate, Pearson's r of the midranks of x and y: their weighted mean is exactly
-    (drawn + 1) / 2, the middle rank, so centred on it a constant is exactly 0 (and r undefined)."""
-    middle = (weights.sum(axis=1, keepdims=True) + 1) / 2
-    x, y = x_ranks - middle, y_ranks - middle
-    with numpy.errstate(invalid="ignore", divide="ignore"):
-        return _weighted_mean(weights, x, y) / numpy.sqrt(_weighted_mean(weights, x, x) * _weighted_mean(weights, y, y))
-
-
-def _midranks(values, weights):
-    """Per replicate, each item's rank among the drawn items, ties (and an item drawn twice) at
-    their mean rank: what scipy.stats.rankdata gives the resampled values."""
-    order = numpy.argsort(values, kind="stable")
-    ordered = values[order]
-    ends = numpy.r_[ordered[1:] != ordered[:-1], True]  # the last sorted item of each run of equal values
-    in_run = weights[:, order]
-    up_to = numpy.cumsum(in_run, axis=1)  # the weight drawn up to each sorted item, and with it
-    run = numpy.empty(len(values), numpy.int64)
-    if ends.all():  # no ties: each item is its own run
-        run[order] = numpy.arange(len(values))
-    else:
-        up_to = up_to[:, ends]
-        in_run = numpy.diff(up_to, axis=1, prepend=0)
-        run[order] = numpy.cumsum(ends) - ends
-    return (up_to - (in_run - 1) / 2)[:, run]
 
 
 def bootstrap(replicates, units):
@@ -893,7 +868,7 @@ def render(result):
         lines += _table(["mean predictor", "VA oracle"])
         if scores["pairs"]:
             lines += _rows("  ", scores, [reference["mean_predictor"]["scores"], reference["va_oracle"]["scores"]])
-            lines.append("  (Kendall's tau-b has no interval: docs/evaluation.md says why.)")
+            lines.append("  (The rank correlations have no interval: docs/evaluation.md says why.)")
     for name, title in (("retrieval", "Retrieval"), ("retrieval_va_kernel", "Retrieval, relevance by VA similarity")):
         if name in result:
             section = result[name]
@@ -901,7 +876,9 @@ def render(result):
                 "",
                 f"{title}: {section['file']} ({section['images']:,} images, {section['clips']:,} clips; {_ignored(section)})",
             ]
-            lines.append(f"  relevance: {section['relevance']}")
+            lines.append(
+                textwrap.fill(section["relevance"], 100, initial_indent="  relevance: ", subsequent_indent="    ")
+            )
             lines += _table(["chance", "VA oracle"])
             for direction, arrow in (("image_to_music", "image->music"), ("music_to_image", "music->image")):
                 entry = section[direction]
@@ -949,7 +926,7 @@ def _rows(prefix, metrics, references):
 
 
 def _number(value):
-    return "-" if value is None else f"{value:,.3f}"
+    return "-" if value is None else f"{round(value, 3) + 0.0:,.3f}"  # + 0.0: no "-0.000"
 
 
 def arguments(parser):
