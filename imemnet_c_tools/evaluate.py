@@ -1,7 +1,7 @@
 """Scores predictions on IMEMNet-C's validation or test split by the protocol imemnet-c-eval/1
 (docs/evaluation.md): valence and arousal per image and per clip, IMEMNet's matching scores, and
-retrieval image->music and music->image, each metric with a 95% bootstrap interval and beside its
-reference points (the mean predictor, chance, the VA oracle).
+retrieval image->music and music->image; each metric beside its reference points (the mean
+predictor, chance, the VA oracle) and, but for the rank correlations, a 95% bootstrap interval.
 
     imemnet-c evaluate --split test [--annotations DIR | --data-dir DIR] [--va VA.csv]
         [--scores SCORES.csv] [--embeddings EMBEDDINGS.npz] [--allow-missing] [--json]
