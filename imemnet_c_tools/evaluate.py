@@ -823,30 +823,14 @@ def render(result):
         "",
         f"Items held out for {result['split']} (as imemnet_c_tools.pairs.va_pairs holds them out: songs whole, images by id)",
         f"  {counts['images']:,} images that {matching} names"
-        + (
-            f" ({counts['named_images_without_va']:,} more it names have no VA in image_va.csv: left out)"
-            if counts["named_images_without_va"]
-            else ""
-        ),
+        + _if(counts["named_images_without_va"], "({:,} more it names have no VA in image_va.csv: left out)"),
         f"  {counts['clips']:,} clips of {counts['songs']:,} songs"
-        + (
-            f", {counts['clips_beyond_named']:,} of them segments of its songs that it does not name"
-            if counts["clips_beyond_named"]
-            else ""
-        )
-        + (
-            f" ({counts['named_clips_without_va']:,} clips it names have no VA: left out)"
-            if counts["named_clips_without_va"]
-            else ""
-        ),
+        + _if(counts["clips_beyond_named"], "({:,} of them segments of its songs that it does not name)")
+        + _if(counts["named_clips_without_va"], "({:,} clips it names have no VA: left out)"),
         f"  {counts['pairs']:,} distinct pairs of {matching} between them"
-        + (
-            f" (of its {counts['named_pairs']:,}; the others name an item without VA)"
-            if counts["pairs_without_va"]
-            else ""
-        ),
-        f"Intervals: {result['bootstrap']['confidence']:.0%} percentile bootstrap, {result['bootstrap']['resamples']:,} resamples "
-        f"(seed {result['bootstrap']['seed']}), of songs for music and pairs, of images for pictures.",
+        + _if(counts["pairs_without_va"], "({:,} more name an item without VA)"),
+        f"Intervals: {result['bootstrap']['confidence']:.0%} percentile bootstrap, {result['bootstrap']['resamples']:,} "
+        f"resamples (seed {result['bootstrap']['seed']}), of songs for music and pairs, of images for pictures.",
     ]
     if "va" in result:
         va = result["va"]
@@ -855,9 +839,7 @@ def render(result):
         for modality, what in (("image", "images"), ("music", "clips")):
             entry = va[modality]
             scored = f"{entry['items']:,} {what}" + (f" of {entry['songs']:,} songs" if "songs" in entry else "")
-            lines.append(
-                f"  {modality} ({scored}" + (f"; {entry['missing']:,} missing" if entry["missing"] else "") + ")"
-            )
+            lines.append(f"  {modality} ({scored})" + _if(entry["missing"], "({:,} missing)"))
             for dimension in ("valence", "arousal"):
                 if dimension in entry:
                     means = reference["mean_predictor"]["va"][modality][dimension]
@@ -883,22 +865,20 @@ def render(result):
             for direction, arrow in (("image_to_music", "image->music"), ("music_to_image", "music->image")):
                 entry = section[direction]
                 lines.append(
-                    f"  {arrow} ({entry['queries']:,} queries among {entry['candidates']:,} candidates"
-                    + (
-                        f"; {entry['queries_without_relevant']:,} with no relevant candidate, left out"
-                        if entry["queries_without_relevant"]
-                        else ""
-                    )
-                    + ")"
+                    f"  {arrow} ({entry['queries']:,} queries among {entry['candidates']:,} candidates)"
+                    + _if(entry["queries_without_relevant"], "({:,} with no relevant candidate, left out)")
                 )
                 if entry["queries"]:
-                    others = [
+                    points = [
                         reference.get(point, {}).get(name, {}).get(direction, {}) for point in ("chance", "va_oracle")
                     ]
-                    lines += _rows(
-                        "   ", {key: entry[key] for key in entry if key.replace("_ci", "") in LABELS}, others
-                    )
+                    lines += _rows("   ", entry, points)
     return "\n".join(lines)
+
+
+def _if(count, note):
+    """The note, with the count in it, after a space; nothing where the count is 0."""
+    return " " + note.format(count) if count else ""
 
 
 def _ignored(section):
