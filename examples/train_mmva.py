@@ -1,13 +1,14 @@
 """Trains a tiny image-music matching model the way MMVA does: random image-music pairs of the
 training split (songs held out whole), scored by the similarity of their valence and arousal
-(imemnet_c_tools.pairs, whose default kernel is an assumption: see its docstring). Each epoch draws
-new pairs; the loss goes down.
+(imemnet_c_tools.pairs, whose default kernel is an assumption: see its docstring); each item's
+valence and arousal are learnt beside the pair's score. Each epoch draws new pairs; the loss goes down.
 
 From a clone, after the README's install step (`pip install .` with the audio extra of your
 datasets release, see docs/releases.md):
 
     python examples/train_mmva.py [--data-dir data/sample] [--epochs 4] [--workers 2]
         [--cache] [--checkpoints DIR [--checkpoint-every N] [--stop-after-steps K]] [--log-pairs DIR]
+        [--predictions DIR [--predictions-split test]]
     torchrun --standalone --nproc_per_node 2 examples/train_mmva.py [the same options]
 
 - Under torchrun each rank trains a DistributedDataParallel copy of the model (gloo, on the CPU)
@@ -20,9 +21,9 @@ datasets release, see docs/releases.md):
   DIR, the run continues the same epoch with exactly the pairs it had not seen.
   `--stop-after-steps K` stops after K steps with a checkpoint, as a preempted job would.
 - `--log-pairs DIR` writes the ids of every pair each rank trained on, one file per rank.
-- `--predictions DIR` writes, after training, the model's predictions on the held-out split
-  (`--predictions-split`, default test) in the formats `imemnet-c evaluate` reads (docs/evaluation.md):
-  DIR/va.csv, DIR/scores.csv and DIR/embeddings.npz.
+- `--predictions DIR` writes, after training (rank 0), the model's predictions on the held-out
+  split (`--predictions-split`, default test) in the files `imemnet-c evaluate` reads
+  (docs/evaluation.md): DIR/va.csv, DIR/scores.csv and DIR/embeddings.npz.
 """
 
 import argparse
