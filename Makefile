@@ -10,12 +10,12 @@ FFMPEG_LIBS := libavcodec59 libavformat59 libavutil57 libavdevice59 libavfilter8
 
 .PHONY: demo test test-36 test-5 test-5-soundfile smoke-oldest lint ffmpeg sample plot bench bench-realistic bench-full clean
 
-.venv/.installed: requirements.txt requirements-test.txt requirements-plot.txt
+.venv/.installed: requirements.txt requirements-test.txt requirements-plot.txt requirements-evaluate.txt
 	$(PYTHON) -m venv .venv
 	.venv/bin/python $(PIP_INSTALL) -r requirements-test.txt
 	touch $@
 
-.venv-5/.installed: requirements-5.txt requirements-5-core.txt requirements-test-5.txt requirements-plot.txt
+.venv-5/.installed: requirements-5.txt requirements-5-core.txt requirements-test-5.txt requirements-plot.txt requirements-evaluate.txt
 	$(PYTHON) -m venv .venv-5
 	.venv-5/bin/python $(PIP_INSTALL) -r requirements-test-5.txt
 	touch $@

@@ -1,7 +1,7 @@
 """Trains a tiny image-music matching model the way MMVA does: random image-music pairs of the
 training split (songs held out whole), scored by the similarity of their valence and arousal
-(imemnet_c_tools.pairs, whose default kernel is an assumption: see its docstring). Each epoch draws
-new pairs; the loss goes down.
+(imemnet_c_tools.pairs, whose default kernel is an assumption: see its docstring); each item's
+valence and arousal are learnt beside the pair's score. Each epoch draws new pairs; the loss goes down.
 
 From a clone, install torch's CPU build (plain pip takes a CUDA one), then this folder with the
 `train` extra (torch and torchdata) and the audio extra of your datasets line (docs/releases.md):
@@ -12,6 +12,7 @@ From a clone, install torch's CPU build (plain pip takes a CUDA one), then this 
 
     python examples/train_mmva.py [--data-dir data/sample] [--epochs 4] [--workers 2]
         [--cache] [--checkpoints DIR [--checkpoint-every N] [--stop-after-steps K]] [--log-pairs DIR]
+        [--predictions DIR [--predictions-split test]]
     torchrun --standalone --nproc_per_node 2 examples/train_mmva.py [the same options]
 
 - Under torchrun each rank trains a DistributedDataParallel copy of the model (gloo, on the CPU)
@@ -24,10 +25,14 @@ From a clone, install torch's CPU build (plain pip takes a CUDA one), then this 
   DIR, the run continues the same epoch with exactly the pairs it had not seen.
   `--stop-after-steps K` stops after K steps with a checkpoint, as a preempted job would.
 - `--log-pairs DIR` writes the ids of every pair each rank trained on, one file per rank.
+- `--predictions DIR` writes, after training (rank 0), the model's predictions on the held-out
+  split (`--predictions-split`, default test) in the files `imemnet-c evaluate` reads
+  (docs/evaluation.md): DIR/va.csv, DIR/scores.csv and DIR/embeddings.npz.
 """
 
 import argparse
 import contextlib
+import csv
 import os
 import zlib
 
@@ -37,6 +42,7 @@ from datasets.distributed import split_dataset_by_node
 from torchdata.stateful_dataloader import StatefulDataLoader
 
 from imemnet_c_tools import sample
+from imemnet_c_tools.evaluate import SPLITS, split_items
 from imemnet_c_tools.pairs import preprocess, va_pairs
 
 SIDE, RATE, SECONDS, WORDS, VOCABULARY = 32, 16000, 0.25, 16, 1024
@@ -63,18 +69,26 @@ def decoded_pair(pair):
 
 def model_inputs(batch):
     """A batch's tensors for the model: pixels scaled to [0, 1], caption words hashed to ids."""
+    return {**image_inputs(batch["pixels"]), **clip_inputs(batch["spectrum"], batch["caption"])}
+
+
+def image_inputs(pixels):
+    return {"image": torch.as_tensor(numpy.asarray(pixels)).permute(0, 3, 1, 2).float() / 255}
+
+
+def clip_inputs(spectra, captions):
     words = [
-        [zlib.crc32(w.encode()) % VOCABULARY for w in caption.lower().split()][:WORDS] for caption in batch["caption"]
+        [zlib.crc32(w.encode()) % VOCABULARY for w in str(caption).lower().split()][:WORDS] for caption in captions
     ]
     return {
-        "image": torch.as_tensor(batch["pixels"]).permute(0, 3, 1, 2).float() / 255,
-        "audio": torch.as_tensor(batch["spectrum"]),
+        "audio": torch.as_tensor(numpy.asarray(spectra, numpy.float32)),
         "words": torch.tensor([w + [0] * (WORDS - len(w)) for w in words]),
     }
 
 
 class Matcher(torch.nn.Module):
-    """An image, a clip and its caption embedded, and the pair's score predicted from them."""
+    """An image, a clip and its caption embedded; the pair's score predicted from them, and each
+    item's valence and arousal from its own embedding (the image's; the clip's, with its caption)."""
 
     def __init__(self, width=16):
         super().__init__()
@@ -85,10 +99,35 @@ class Matcher(torch.nn.Module):
         self.audio = torch.nn.Linear(256, width)
         self.words = torch.nn.EmbeddingBag(VOCABULARY, width)
         self.head = torch.nn.Linear(3 * width, 1)
+        self.image_va = torch.nn.Linear(width, 2)
+        self.clip_va = torch.nn.Linear(width, 2)
+
+    def embed_image(self, inputs):
+        return self.image_out(self.image(inputs["image"]))
+
+    def embed_clip(self, inputs):
+        return self.audio(inputs["audio"]) + self.words(inputs["words"])
 
     def forward(self, inputs):
-        parts = [self.image_out(self.image(inputs["image"])), self.audio(inputs["audio"]), self.words(inputs["words"])]
-        return torch.sigmoid(self.head(torch.cat(parts, dim=1))).squeeze(1)
+        """{"score": the pair's, "image_va", "clip_va": each item's (valence, arousal)}, all in [0, 1]."""
+        image, audio, words = self.embed_image(inputs), self.audio(inputs["audio"]), self.words(inputs["words"])
+        return {
+            "score": torch.sigmoid(self.head(torch.cat([image, audio, words], dim=1))).squeeze(1),
+            "image_va": torch.sigmoid(self.image_va(image)),
+            "clip_va": torch.sigmoid(self.clip_va(audio + words)),
+        }
+
+
+def loss_of(predicted, batch):
+    """The pair's score and both items' VA, each by mean squared error."""
+    image_va = torch.stack([batch["image_valence"], batch["image_arousal"]], dim=1)
+    clip_va = torch.stack([batch["music_valence"], batch["music_arousal"]], dim=1)
+    mse = torch.nn.functional.mse_loss
+    return (
+        mse(predicted["score"], batch["score"])
+        + mse(predicted["image_va"], image_va)
+        + mse(predicted["clip_va"], clip_va)
+    )
 
 
 class Checkpoints:
@@ -161,7 +200,7 @@ def train(args):
         epoch_losses = []
         with trained.join() if world > 1 else contextlib.nullcontext():  # ranks may hold a batch more or less
             for batch in loader:
-                loss = torch.nn.functional.mse_loss(trained(model_inputs(batch)), batch["score"])
+                loss = loss_of(trained(model_inputs(batch)), batch)
                 optimiser.zero_grad()
                 loss.backward()
                 optimiser.step()
@@ -177,9 +216,61 @@ def train(args):
         checkpoints.save(model, optimiser, epoch + 1, None)
         losses.append(sum(epoch_losses) / max(len(epoch_losses), 1))
         print(f"rank {rank} epoch {epoch}: {len(epoch_losses)} batches, mean loss {losses[-1]:.4f}", flush=True)
+    if args.predictions and rank == 0:
+        write_predictions(args, model, items)
     if world > 1:
         torch.distributed.destroy_process_group()
     return losses
+
+
+def write_predictions(args, model, items):
+    """The model's predictions on the held-out split, as `imemnet-c evaluate` reads them: each image's
+    and clip's VA (va.csv), each pair's score (scores.csv) and each item's embedding (embeddings.npz)."""
+    held_out = split_items(args.predictions_split, data_dir=args.data_dir)
+    if items is None:  # trained on decoded pairs: the same arrays, made once per item
+        items = preprocess(args.data_dir, image=picture_pixels, audio=clip_spectrum, sampling_rate=RATE)
+    images = rows_of(items.images, "image_id", held_out.image_ids)
+    clips = rows_of(items.clips, "clip_id", held_out.clip_ids)
+    pair_images, pair_clips = [image for _, image in held_out.pairs], [clip for clip, _ in held_out.pairs]
+    model.eval()
+    with torch.no_grad():
+        image_embeddings = model.embed_image(image_inputs(images["pixels"]))
+        clip_embeddings = model.embed_clip(clip_inputs(clips["spectrum"], clips["caption"]))
+        image_va = torch.sigmoid(model.image_va(image_embeddings)).tolist()
+        clip_va = torch.sigmoid(model.clip_va(clip_embeddings)).tolist()
+        pairs = {"pixels": images["pixels"][pair_images], "spectrum": clips["spectrum"][pair_clips]}
+        scores = model(model_inputs({**pairs, "caption": clips["caption"][pair_clips]}))["score"].tolist()
+    os.makedirs(args.predictions, exist_ok=True)
+    with open(os.path.join(args.predictions, "va.csv"), "w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows(
+            [("id", "valence", "arousal")]
+            + [(i, *va) for i, va in zip(held_out.image_ids, image_va, strict=True)]
+            + [(c, *va) for c, va in zip(held_out.clip_ids, clip_va, strict=True)]
+        )
+    with open(os.path.join(args.predictions, "scores.csv"), "w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows(
+            [("clip_id", "image_id", "score")]
+            + [
+                (held_out.clip_ids[clip], held_out.image_ids[image], score)
+                for (clip, image), score in zip(held_out.pairs, scores, strict=True)
+            ]
+        )
+    numpy.savez(
+        os.path.join(args.predictions, "embeddings.npz"),
+        image_ids=numpy.array(held_out.image_ids),
+        image_embeddings=image_embeddings.numpy(),
+        clip_ids=numpy.array(held_out.clip_ids),
+        clip_embeddings=clip_embeddings.numpy(),
+    )
+    print(f"predictions for the {args.predictions_split} split written to {args.predictions}", flush=True)
+
+
+def rows_of(dataset, id_column, ids):
+    """The columns of the first row of each of `ids` in `dataset`, in that order, as numpy arrays."""
+    first = {}
+    for row, item_id in enumerate(dataset[id_column]):
+        first.setdefault(item_id, row)
+    return dataset.select([first[item_id] for item_id in ids]).with_format("numpy")[:]
 
 
 def main():
@@ -194,6 +285,8 @@ def main():
     parser.add_argument("--checkpoint-every", type=int, default=0, help="steps between checkpoints")
     parser.add_argument("--stop-after-steps", type=int, default=0, help="stop after this many steps, as if preempted")
     parser.add_argument("--log-pairs", help="a folder for each rank's list of the pairs it trained on")
+    parser.add_argument("--predictions", help="a folder for the predictions on the held-out split, after training")
+    parser.add_argument("--predictions-split", choices=SPLITS, default="test", help="the held-out split predicted")
     args = parser.parse_args()
     losses = train(args)
     if losses and len(losses) > 1:

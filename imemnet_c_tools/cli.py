@@ -1,14 +1,14 @@
 """imemnet-c: check your IMEMNet-C downloads before a long prepare, try the loader on the bundled
-sample, or export script-free Parquet for the Hub. `imemnet-c COMMAND --help` says what each
-command does and its defaults."""
+sample, export script-free Parquet for the Hub, or evaluate predictions on a held-out split.
+`imemnet-c COMMAND --help` says what each command does and its defaults."""
 
 import argparse
 import sys
 
-from imemnet_c_tools import check, demo, export
+from imemnet_c_tools import check, demo, evaluate, export
 from imemnet_c_tools.command import PROG, HelpFormatter, configure, execute, summary
 
-COMMANDS = {"check": check, "demo": demo, "export": export}
+COMMANDS = {"check": check, "demo": demo, "export": export, "evaluate": evaluate}
 
 
 def parser():

@@ -11,7 +11,7 @@ import sys
 import pytest
 from conftest import ROOT, SAMPLE
 
-from imemnet_c_tools import cli, command
+from imemnet_c_tools import cli, command, sample
 
 FREE = re.compile(r"[\d.]+ [KMGT]?B free there")  # the free disk moves between two runs
 
@@ -25,6 +25,8 @@ CASES = {  # (command, its arguments, what its output says, its exit status)
         "Exported image_annotations to",
         0,
     ),
+    "evaluate": ("evaluate", ["--annotations", SAMPLE, "--va", "{va}"], "VA regression: ", 0),
+    "evaluate-bad": ("evaluate", ["--annotations", SAMPLE, "--va", "{broken}/image_va.csv"], "", 2),
 }
 
 
@@ -37,7 +39,11 @@ def test_the_alias_gives_the_output_and_exit_status_of_the_command(case, tmp_pat
     name, arguments, says, status = CASES[case]
     broken = shutil.copytree(SAMPLE, tmp_path / "downloads")
     os.remove(broken / "NAPS_BE.tar.gz")
-    arguments = [a.format(broken=broken, out=tmp_path / "out") for a in arguments]
+    va = tmp_path / "va.csv"  # a prediction for every annotated image and clip of the sample
+    images, clips, _ = sample.sample_annotations()
+    predicted = {item: (valence, arousal) for item, valence, arousal, *_ in images + clips}
+    va.write_text("id,valence,arousal\n" + "".join(f"{item},{v},{a}\n" for item, (v, a) in predicted.items()))
+    arguments = [a.format(broken=broken, out=tmp_path / "out", va=va) for a in arguments]
     environment = {**os.environ, "HF_HOME": str(tmp_path / "hf"), "HF_DATASETS_DISABLE_PROGRESS_BARS": "1"}
     results = []
     for started in ([f"imemnet_c_tools.{name}"], ["imemnet_c_tools.cli", name]):

@@ -99,7 +99,17 @@ def test_the_readme_is_one_short_page():
 
 def test_the_readme_links_to_a_page_on_each_topic():
     linked = {os.path.relpath(file, ROOT) for file, _ in local_links(README_PATH)}
-    for page in ("loading", "check", "export", "training", "releases", "reliability", "archives", "architecture"):
+    for page in (
+        "loading",
+        "check",
+        "export",
+        "evaluation",
+        "training",
+        "releases",
+        "reliability",
+        "archives",
+        "architecture",
+    ):
         assert f"docs/{page}.md" in linked, page
 
 
@@ -124,7 +134,7 @@ def test_the_architecture_page_names_the_loaders_seam_and_tools_as_they_are():
         assert name in page and name in imemnet_c.__all__, name
     for module in ("imemnet_c", "imemnet_c_media", "imemnet_c_checks", "imemnet_c_annotations", "imemnet_c_archives"):
         assert f"{module}.py" in page and os.path.isfile(os.path.join(ROOT, f"{module}.py")), module
-    for tool in ("check", "demo", "export", "pairs", "plot", "sample"):
+    for tool in ("check", "demo", "export", "evaluate", "pairs", "plot", "sample"):
         assert f"`{tool}`" in page and os.path.isfile(os.path.join(ROOT, "imemnet_c_tools", f"{tool}.py")), tool
 
 
