@@ -22,6 +22,7 @@ REFERENCE = os.path.join(os.path.dirname(ROOT), "shared", "reference")
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="imemnet-c-hf-home-")
+os.environ["CROISSANT_CACHE"] = tempfile.mkdtemp(prefix="imemnet-c-croissant-")  # mlcroissant's, in the tests
 sys.path.insert(0, ROOT)
 
 import datasets  # noqa: E402
