@@ -31,7 +31,7 @@ from hypothesis import settings  # noqa: E402
 
 import imemnet_c  # noqa: E402
 from imemnet_c_tools import sample  # noqa: E402
-from imemnet_c_tools.digest import content, is_audio  # noqa: E402, F401  (for the tests)
+from imemnet_c_tools.digest import content, decoded, is_audio  # noqa: E402, F401  (for the tests)
 
 DATASETS_RUNS_SCRIPTS = int(datasets.__version__.split(".")[0]) < 4
 
