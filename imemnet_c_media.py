@@ -8,7 +8,9 @@ handing the archive layer one hook (`check_member`) to check a tar's members as 
 
 import collections
 import contextlib
+import functools
 import gc
+import hashlib
 import importlib
 import io
 import json
@@ -82,7 +84,9 @@ def inputs_digest(found, annotation_files, modalities):
     return digest(*inputs)
 
 
-def make_plans(configs, found, download, cache_root, *, extract=False, splits=None, unreadable_archives=None):
+def make_plans(
+    configs, found, download, cache_root, *, extract=False, splits=None, unreadable_archives=None, hash_media=False
+):
     """{config name: its `Plan`}, made together: the configs share their annotation tables, one
     search of what was `found` in data_dir (`find_in`) and each archive's listing. `download(url)`
     gives a published annotation file's local path; with
@@ -90,9 +94,9 @@ def make_plans(configs, found, download, cache_root, *, extract=False, splits=No
 
     A split whose own annotation file is unavailable is left out with a warning (an error if every
     split is); with `extract`, the archive members used are extracted into the cache (what a
-    prepared load reads); `unreadable_archives` as in `Media.find`."""
+    prepared load reads); `unreadable_archives` and `hash_media` as in `Media.find`."""
     with _cyclic_gc_paused():
-        return _make_plans(configs, found, download, cache_root, extract, splits, unreadable_archives)
+        return _make_plans(configs, found, download, cache_root, extract, splits, unreadable_archives, hash_media)
 
 
 @contextlib.contextmanager
@@ -109,7 +113,7 @@ def _cyclic_gc_paused():
             gc.enable()
 
 
-def _make_plans(configs, found, download, cache_root, extract, splits, unreadable_archives):
+def _make_plans(configs, found, download, cache_root, extract, splits, unreadable_archives, hash_media):
     tables, absent, needed = {}, {}, collections.defaultdict(set)
     for config in configs:
         asked = [split for split in config.splits if splits is None or split in splits]
@@ -134,7 +138,9 @@ def _make_plans(configs, found, download, cache_root, extract, splits, unreadabl
         for split_tables in tables[config.name].values() if config.modalities else ():
             for modality, field in config.kind.media.items():
                 needed[modality].update(map(operator.attrgetter(field), split_tables[config.kind.name].rows))
-    media = Media.find(found.files.paths, needed, cache_root, extract, unreadable_archives) if needed else None
+    media = (
+        Media.find(found.files.paths, needed, cache_root, extract, unreadable_archives, hash_media) if needed else None
+    )
     return {
         config.name: Plan(
             config,
@@ -314,21 +320,25 @@ class Media:
     - `archives`: the `Archive`s holding media used, by path; `listed`: every archive listed;
       `loose`: the files outside archives; `searched`: what was searched, for messages;
     - `extracted`: whether the members used were extracted into the cache (a prepared load reads
-      those files); otherwise they are read in place (streaming), in the order they lie in.
+      those files); otherwise they are read in place (streaming), in the order they lie in;
+    - `hashed`: the locations of the files this process read to take their sha256 (see `checker`).
     """
 
     def __init__(self, needed, cache_root, extracted):
         self.needed, self.cache_root, self.extracted = needed, cache_root, extracted
         self.locations = {modality: {} for modality in needed}
         self.duplicates, self.archives, self.listed, self.loose, self.searched = [], {}, {}, [], ""
+        self.hashed = []
         self._checked = {}  # the problem of each file read, by location: for every shard this process reads
 
     @classmethod
-    def find(cls, found, needed, cache_root, extract, unreadable_archives=None):
+    def find(cls, found, needed, cache_root, extract, unreadable_archives=None, hash_media=False):
         """Finds the `needed` ids among the `found` files of data_dir: loose files in name order,
         then each archive, listed once (its listing kept, see `Archive`); with `extract`, the members
         used are extracted into the cache. An archive that cannot be read is an error, or with a
-        dict as `unreadable_archives` recorded there ({path: why})."""
+        dict as `unreadable_archives` recorded there ({path: why}). With `hash_media`, a tar listed
+        now has the sha256 of its media members taken as its pass checks them, and kept with their
+        verdicts (see `checker`)."""
         media = cls(needed, cache_root, extract)
         archive_paths = [path for path in found if is_archive(path)]
         media.loose = [path for path in found if not is_archive(path)]
@@ -338,9 +348,13 @@ class Media:
         for path in media.loose:
             media._add(Location(path, None, os.stat(path).st_size))
         for path in archive_paths:
-            archive = media.listed[path] = Archive(path, cache_root, check_member=check_member)
+            digests = {} if hash_media else None  # {member: sha256}, if the archive is listed now
+            hook = functools.partial(check_member, digests=digests)
+            archive = media.listed[path] = Archive(path, cache_root, check_member=hook)
             try:
                 members = archive.members(extract=media.unlocated if extract else None)
+                if digests:
+                    media.hashed += _keep_listed_digests(archive, members, digests)
                 used = [member for member in members if media._add(member)]
                 if used:
                     media.archives[path] = archive
@@ -444,41 +458,54 @@ class Media:
         return self._checked[location]
 
     @contextlib.contextmanager
-    def checker(self):
+    def checker(self, digests=None):
         """`with media.checker() as problem:` a function `problem(location, modality)` saying what
         makes the media file at `location` unusable, or None, by the checks `read` makes. A tar's
         members were checked when it was listed; a loose file or zip member is read as far as the
         check needs (its header and, for pictures, its last bytes), and the verdict is kept in the
         cache under what it was made from (the file's size and modification time; the zip's
-        listing): an unchanged download is not read again, a changed file is checked anew."""
-        verdicts = {}  # the kept verdicts of each folder of loose files and of each zip, read once
+        listing): an unchanged download is not read again, a changed file is checked anew.
+
+        With a dict as `digests`, `problem` also puts there the sha256 of each file, by location,
+        kept with its verdict under the same stamp: a file is read whole, once, for both (a tar's
+        member is not read at all if it was hashed as its archive was listed: see `make_plans`)."""
+        stores = {}  # the kept verdicts of each folder of loose files and of each archive, read once
 
         def kept(container, path):
-            if container not in verdicts:
-                verdicts[container] = _KeptVerdicts(path())
-            return verdicts[container]
+            if container not in stores:
+                stores[container] = _KeptVerdicts(path())
+            return stores[container]
 
         members = self.reader()
 
         def problem(location, modality):
             if location.member is None:
                 folder, _, name = location.container.rpartition("/")
+                store = kept(folder, lambda: f"{self.cache_root}/{ARCHIVE_CACHE}/folders/{digest(folder)}.json")
                 stat = os.stat(location.container)
-                return kept(folder, lambda: f"{self.cache_root}/{ARCHIVE_CACHE}/folders/{digest(folder)}.json").verdict(
-                    name, [stat.st_size, stat.st_mtime_ns], lambda: _problem_of_file(location, modality)
-                )
-            archive = self.listed[location.container]
-            if archive.problems is not None:
-                return archive.problems.get(location.member)
-            return kept(archive.folder, lambda: f"{archive.folder}/checks.json").verdict(
-                location.member,
-                [location.size, location.offset],
-                lambda: _problem_of_member(location, modality, members),
-            )
+                stamp, listed = [stat.st_size, stat.st_mtime_ns], None
+                opened = lambda: io.open(location.container, "rb")  # noqa: E731, UP020  (see Archives)
+            else:
+                archive = self.listed[location.container]
+                name, store = location.member, kept(archive.folder, lambda: f"{archive.folder}/checks.json")
+                stamp, listed = [location.size, location.offset], archive.problems  # a tar's, made as it was listed
+                opened = lambda: members.open(location)  # noqa: E731
+            entry = store.entry(name, stamp)  # [stamp, verdict] or [stamp, verdict, sha256]
+            if entry is None and listed is not None:
+                entry = [stamp, listed.get(name)]
+            if entry is None or (digests is not None and len(entry) < 3):
+                shown, loose = location.member or location.container, location.member is None
+                entry = [stamp, *_examined(opened, shown, location.size, modality, digests is not None, loose)]
+                store.put(name, entry)
+                if digests is not None:
+                    self.hashed.append(location)
+            if digests is not None:
+                digests[location] = entry[2]
+            return entry[1]
 
         yield problem
-        for kept_verdicts in verdicts.values():
-            kept_verdicts.keep()
+        for store in stores.values():
+            store.keep()
 
     def file(self, location, members):
         """What an Image or Audio column holds for `location`: a local path (extracted, or a loose
@@ -494,31 +521,56 @@ class Media:
         return MemberReader(self.archives)
 
 
-def _problem_of_file(location, modality):
-    with io.open(location.container, "rb") as stream:  # noqa: UP020  (see Archives)
-        return media_problem(stream, location.size, location.container, modality)
+def _keep_listed_digests(archive, members, digests):
+    """Keeps the sha256 of a tar's media members, taken as it was listed, with their verdicts;
+    returns the locations of those members."""
+    store, hashed = _KeptVerdicts(f"{archive.folder}/checks.json"), []
+    for location in members:
+        if location.member in digests:
+            stamp = [location.size, location.offset]
+            store.put(location.member, [stamp, archive.problems.get(location.member), digests[location.member]])
+            hashed.append(location)
+    store.keep()
+    return hashed
 
 
-def _problem_of_member(location, modality, members):
-    with members.open(location) as stream:
-        return media_problem(stream, location.size, location.member, modality)
+HASH_READ = 8 << 20  # bytes per read when hashing a file: hashlib hashes them without the GIL
+
+
+def _examined(opened, path, size, modality, hashed, loose=False):
+    """[what makes the media file at `path` unusable, or None] (see `media_problem`), read from the
+    stream `opened()` gives; with `hashed`, [that, its sha256], from one read of it, whole. A `loose`
+    file is hashed in large reads, then checked from its start again (its header and last bytes, just
+    read); an archive member is read into memory once (a zip's inflated stream, or a tar's passing
+    by, goes back only by decompressing anew)."""
+    with opened() as stream:
+        if not hashed:
+            return [media_problem(stream, size, path, modality)]
+        if not loose:
+            stream = io.BytesIO(stream.read())
+        sha256 = hashlib.sha256()
+        while chunk := stream.read(HASH_READ):
+            sha256.update(chunk)
+        stream.seek(0)
+        return [media_problem(stream, size, path, modality), sha256.hexdigest()]
 
 
 class _KeptVerdicts:
-    """Media checks' verdicts kept in one JSON file of the cache, `{name: [stamp, verdict]}`, where
-    the stamp says which version of the file the verdict was made from."""
+    """Media checks' verdicts kept in one JSON file of the cache, `{name: [stamp, verdict]}`, or
+    `[stamp, verdict, sha256]` for a file hashed too, where the stamp says which version of the file
+    they were made from."""
 
     def __init__(self, path):
         self.path, self.new = path, {}
         self.kept = self._read()
 
-    def verdict(self, name, stamp, check):
+    def entry(self, name, stamp):
+        """What is kept of the file `name` made from the version `stamp`, or None."""
         kept = self.kept.get(name)
-        if kept is not None and kept[0] == stamp:
-            return kept[1]
-        verdict = check()
-        self.kept[name] = self.new[name] = [stamp, verdict]
-        return verdict
+        return kept if kept is not None and kept[0] == stamp else None
+
+    def put(self, name, entry):
+        self.kept[name] = self.new[name] = entry
 
     def keep(self):
         """Writes the new verdicts, with those another process kept meanwhile (whole, then renamed)."""
@@ -534,13 +586,20 @@ class _KeptVerdicts:
         try:
             with io.open(self.path, encoding="utf-8") as f:  # noqa: UP020  (see Archives)
                 kept = json.load(f)
-            return {
-                name: [stamp, verdict]
-                for name, (stamp, verdict) in kept.items()
-                if isinstance(stamp, list) and isinstance(verdict, (str, type(None)))
-            }
+            return {name: entry for name, entry in kept.items() if _is_kept_entry(entry)}
         except (OSError, ValueError, TypeError, AttributeError):  # none yet, or damaged: checked anew
             return {}
+
+
+def _is_kept_entry(entry):
+    """Whether a kept entry is what a check writes: [stamp, verdict] or [stamp, verdict, sha256]."""
+    return (
+        isinstance(entry, list)
+        and len(entry) in (2, 3)
+        and isinstance(entry[0], list)
+        and isinstance(entry[1], (str, type(None)))
+        and (len(entry) == 2 or isinstance(entry[2], str) and re.fullmatch(r"[0-9a-f]{64}", entry[2]) is not None)
+    )
 
 
 UNREADABLE_ADVICE = ' Replace it with a good copy (download it again), or pass missing_media="skip" to leave it out.'
@@ -589,14 +648,17 @@ def audio_backend_problem():
     return None
 
 
-def check_member(name, size, open_stream):
+def check_member(name, size, open_stream, digests=None):
     """The archive layer's hook (see `Archive`): what makes the archive member `name`, if it is a
-    media file, unusable, or None; `open_stream()` opens its bytes."""
+    media file, unusable, or None; `open_stream()` opens its bytes. With a dict as `digests`, the
+    member's sha256 is put there too, by name, from the same read."""
     modality = next((modality for modality in (IMAGES, AUDIO) if media_file_id(name, modality)), None)
     if modality is None:
         return None
-    with open_stream() as stream:
-        return media_problem(stream, size, name, modality)
+    problem, *sha256 = _examined(open_stream, name, size, modality, hashed=digests is not None)
+    if sha256:
+        digests[name] = sha256[0]
+    return problem
 
 
 def media_problem(stream, size, path, modality):
