@@ -454,7 +454,7 @@ def _values(column, rows, joined):
 _Key = getattr(datasets.builder, "Key", None)  # datasets 5 and newer
 
 
-def _plans(configs, found, download, cache_root, extract, splits=None, unreadable_archives=None):
+def _plans(configs, found, download, cache_root, extract, splits=None, unreadable_archives=None, hash_media=False):
     """The configs' plans (`make_plans`) over what was `found` in their data_dir, once the options
     and data_dir are checked."""
     for config in configs:
@@ -482,6 +482,7 @@ def _plans(configs, found, download, cache_root, extract, splits=None, unreadabl
         extract=extract,
         splits=splits,
         unreadable_archives=left_out,
+        hash_media=hash_media,
     )
     if left_out and left_out is not unreadable_archives:  # their media count as missing, in Plan.located
         logger.warning(
@@ -540,7 +541,15 @@ _PREPARE_OPTIONS = ("download_mode", "verification_mode", "download_config")  # 
 
 
 def make_plan(
-    config_names, data_dir=None, *, extract=False, cache_dir=None, splits=None, unreadable_archives=None, **options
+    config_names,
+    data_dir=None,
+    *,
+    extract=False,
+    cache_dir=None,
+    splits=None,
+    unreadable_archives=None,
+    hash_media=False,
+    **options,
 ):
     """The `Plan` of a config over `data_dir` (of several, `{name: Plan}`, made together: they share
     one walk of data_dir, the annotation tables, the archives' listings and the media found): what a
@@ -548,7 +557,8 @@ def make_plan(
     file found, each archive listed once and its listing kept) but generating no example. With
     `extract=True` the archive members used are also extracted into the datasets cache, as a
     prepared load does; by default members are read in place. `splits` limits the splits planned;
-    `options` are config fields (`missing_media`, ...); `unreadable_archives` as in `Media.find`."""
+    `options` are config fields (`missing_media`, ...); `unreadable_archives` and `hash_media` (the
+    sha256 of a tar's media, taken as it is listed: see `Media.checker`) as in `Media.find`."""
     names = [config_names] if isinstance(config_names, str) else list(config_names)
     configs = [
         dataclasses.replace(ImemnetC.builder_configs[name], data_dir=_absolute(data_dir), **options) for name in names
@@ -556,5 +566,6 @@ def make_plan(
     cache_root = os.path.expanduser(cache_dir or datasets.config.HF_DATASETS_CACHE)
     downloads = datasets.DownloadConfig(cache_dir=os.path.join(cache_root, "downloads"))
     download = datasets.DownloadManager(dataset_name="imemnet_c", download_config=downloads).download
-    plans = _plans(configs, find_in(configs[0].data_dir), download, cache_root, extract, splits, unreadable_archives)
+    found = find_in(configs[0].data_dir)
+    plans = _plans(configs, found, download, cache_root, extract, splits, unreadable_archives, hash_media)
     return plans[config_names] if isinstance(config_names, str) else plans

@@ -1,8 +1,10 @@
 """IMEMNet-C's media files: their kinds (`IMAGES`, `AUDIO`), the id a file stands for
 (`media_file_id`), and whether one is usable (`media_problem`): whether the decoder a load uses
-decodes it whole, known from its headers and end where they decide. The media layer hands
+decodes it whole, known from its headers and end where they decide (`examined` also takes its
+sha256, from the same read). The media layer hands
 `check_member` down to the archive layer, which checks a tar's members as its pass goes by."""
 
+import hashlib
 import importlib
 import io
 import re
@@ -17,6 +19,7 @@ __all__ = [
     "AUDIO",
     "media_file_id",
     "media_problem",
+    "examined",
     "audio_backend_problem",
     "audio_decoder",
     "AUDIO_BACKEND",
@@ -116,17 +119,41 @@ def _torchcodec_frames(data):
     return declared, AudioDecoder(data).get_all_samples().data.shape[-1]
 
 
-def check_member(name, size, open_stream):
+def check_member(name, size, open_stream, digests=None):
     """The archive layer's hook (see `Archive`): what makes the archive member `name`, if it is a
-    media file, unusable, or None; `open_stream()` opens its bytes."""
+    media file, unusable, or None; `open_stream()` opens its bytes. With a dict as `digests`, the
+    member's sha256 is put there too, by name, from the same read."""
     modality = next((modality for modality in (IMAGES, AUDIO) if media_file_id(name, modality)), None)
     if modality is None:
         return None
-    with open_stream() as stream:
-        return media_problem(stream, size, name, modality)
+    problem, *sha256 = examined(open_stream, name, size, modality, hashed=digests is not None)
+    if sha256:
+        digests[name] = sha256[0]
+    return problem
 
 
 check_member.version = CHECKS_VERSION = 2  # kept verdicts of another version are made anew (2: the decoder's)
+
+
+HASH_READ = 8 << 20  # bytes per read when hashing a file: hashlib hashes them without the GIL
+
+
+def examined(opened, path, size, modality, hashed=False, loose=False):
+    """[what makes the media file at `path` unusable, or None] (see `media_problem`), read from the
+    stream `opened()` gives; with `hashed`, [that, its sha256], from one read of it, whole. A `loose`
+    file is hashed in large reads, then checked from its start again (its header and last bytes, just
+    read); an archive member is read into memory once (a zip's inflated stream, or a tar's passing
+    by, goes back only by decompressing anew)."""
+    with opened() as stream:
+        if not hashed:
+            return [media_problem(stream, size, path, modality)]
+        if not loose:
+            stream = io.BytesIO(stream.read())
+        sha256 = hashlib.sha256()
+        while chunk := stream.read(HASH_READ):
+            sha256.update(chunk)
+        stream.seek(0)
+        return [media_problem(stream, size, path, modality), sha256.hexdigest()]
 
 
 def media_problem(stream, size, path, modality):

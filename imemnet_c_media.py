@@ -9,11 +9,13 @@ layer to check a tar's members as its pass goes by.
 
 import collections
 import contextlib
+import functools
 import gc
 import io
 import json
 import operator
 import os
+import re
 import uuid
 from typing import NamedTuple
 
@@ -30,7 +32,7 @@ from .imemnet_c_archives import (
     is_archive,
     progress,
 )
-from .imemnet_c_checks import CHECKS_VERSION, IMAGES, check_member, media_file_id, media_problem
+from .imemnet_c_checks import CHECKS_VERSION, IMAGES, check_member, examined, media_file_id, media_problem
 
 __all__ = [
     "data_dir_files",
@@ -74,7 +76,9 @@ def inputs_digest(found, annotation_files, modalities):
     return digest(*inputs)
 
 
-def make_plans(configs, found, download, cache_root, *, extract=False, splits=None, unreadable_archives=None):
+def make_plans(
+    configs, found, download, cache_root, *, extract=False, splits=None, unreadable_archives=None, hash_media=False
+):
     """{config name: its `Plan`}, made together: the configs share their annotation tables, one
     search of what was `found` in data_dir (`find_in`) and each archive's listing. `download(url)`
     gives a published annotation file's local path; with
@@ -82,9 +86,9 @@ def make_plans(configs, found, download, cache_root, *, extract=False, splits=No
 
     A split whose own annotation file is unavailable is left out with a warning (an error if every
     split is); with `extract`, the archive members used are extracted into the cache (what a
-    prepared load reads); `unreadable_archives` as in `Media.find`."""
+    prepared load reads); `unreadable_archives` and `hash_media` as in `Media.find`."""
     with _cyclic_gc_paused():
-        return _make_plans(configs, found, download, cache_root, extract, splits, unreadable_archives)
+        return _make_plans(configs, found, download, cache_root, extract, splits, unreadable_archives, hash_media)
 
 
 @contextlib.contextmanager
@@ -101,7 +105,7 @@ def _cyclic_gc_paused():
             gc.enable()
 
 
-def _make_plans(configs, found, download, cache_root, extract, splits, unreadable_archives):
+def _make_plans(configs, found, download, cache_root, extract, splits, unreadable_archives, hash_media):
     tables, absent, needed = {}, {}, collections.defaultdict(set)
     for config in configs:
         asked = [split for split in config.splits if splits is None or split in splits]
@@ -126,7 +130,9 @@ def _make_plans(configs, found, download, cache_root, extract, splits, unreadabl
         for split_tables in tables[config.name].values() if config.modalities else ():
             for modality, field in config.kind.media.items():
                 needed[modality].update(map(operator.attrgetter(field), split_tables[config.kind.name].rows))
-    media = Media.find(found.files.paths, needed, cache_root, extract, unreadable_archives) if needed else None
+    media = (
+        Media.find(found.files.paths, needed, cache_root, extract, unreadable_archives, hash_media) if needed else None
+    )
     return {
         config.name: Plan(
             config,
@@ -295,21 +301,25 @@ class Media:
     - `archives`: the `Archive`s holding media used, by path; `listed`: every archive listed;
       `loose`: the files outside archives; `searched`: what was searched, for messages;
     - `extracted`: whether the members used were extracted into the cache (a prepared load reads
-      those files); otherwise they are read in place (streaming), in the order they lie in.
+      those files); otherwise they are read in place (streaming), in the order they lie in;
+    - `hashed`: the locations of the files this process read to take their sha256 (see `checker`).
     """
 
     def __init__(self, needed, cache_root, extracted):
         self.needed, self.cache_root, self.extracted = needed, cache_root, extracted
         self.locations = {modality: {} for modality in needed}
         self.duplicates, self.archives, self.listed, self.loose, self.searched = [], {}, {}, [], ""
+        self.hashed = []
         self._checked = {}  # the problem of each file read, by location: for every shard this process reads
 
     @classmethod
-    def find(cls, found, needed, cache_root, extract, unreadable_archives=None):
+    def find(cls, found, needed, cache_root, extract, unreadable_archives=None, hash_media=False):
         """Finds the `needed` ids among the `found` files of data_dir: loose files in name order,
         then each archive, listed once (its listing kept, see `Archive`); with `extract`, the members
         used are extracted into the cache. An archive that cannot be read is an error, or with a
-        dict as `unreadable_archives` recorded there ({path: why})."""
+        dict as `unreadable_archives` recorded there ({path: why}). With `hash_media`, a tar listed
+        now has the sha256 of its media members taken as its pass checks them, and kept with their
+        verdicts (see `checker`)."""
         media = cls(needed, cache_root, extract)
         archive_paths = [path for path in found if is_archive(path)]
         media.loose = [path for path in found if not is_archive(path)]
@@ -319,9 +329,13 @@ class Media:
         for path in media.loose:
             media._add(Location(path, None, os.stat(path).st_size))
         for path in archive_paths:
-            archive = media.listed[path] = Archive(path, cache_root, check_member=check_member)
+            digests = {} if hash_media else None  # {member: sha256}, if the archive is listed now
+            hook = functools.partial(check_member, digests=digests)
+            archive = media.listed[path] = Archive(path, cache_root, check_member=hook)
             try:
                 members = archive.members(extract=media.unlocated if extract else None)
+                if digests:
+                    media.hashed += _keep_listed_digests(archive, members, digests)
                 used = [member for member in members if media._add(member)]
                 if used:
                     media.archives[path] = archive
@@ -415,41 +429,57 @@ class Media:
         return self._checked[location]
 
     @contextlib.contextmanager
-    def checker(self):
+    def checker(self, digests=None):
         """`with media.checker() as problem:` a function `problem(location, modality)` saying what
         makes the media file at `location` unusable, or None, by the checks `read` makes. A tar's
         members were checked when it was listed; a loose file or zip member is read as far as the
         check needs (its header and, for pictures, its last bytes), and the verdict is kept in the
         cache under what it was made from (the file's size and modification time; the zip's
-        listing): an unchanged download is not read again, a changed file is checked anew."""
-        verdicts = {}  # the kept verdicts of each folder of loose files and of each zip, read once
+        listing): an unchanged download is not read again, a changed file is checked anew.
+
+        With a dict as `digests`, `problem` also puts there the sha256 of each file, by location,
+        kept with its verdict under the same stamp: a file is read whole, once, for both (a tar's
+        member is not read at all if it was hashed as its archive was listed: see `make_plans`)."""
+        stores = {}  # the kept verdicts of each folder of loose files and of each archive, read once
 
         def kept(container, path):
-            if container not in verdicts:
-                verdicts[container] = _KeptVerdicts(path())
-            return verdicts[container]
+            if container not in stores:
+                stores[container] = _KeptVerdicts(path())
+            return stores[container]
 
         members = self.reader()
 
         def problem(location, modality):
             if location.member is None:
                 folder, _, name = location.container.rpartition("/")
+                store = kept(folder, lambda: f"{self.cache_root}/{ARCHIVE_CACHE}/folders/{digest(folder)}.json")
                 stat = os.stat(location.container)
-                return kept(folder, lambda: f"{self.cache_root}/{ARCHIVE_CACHE}/folders/{digest(folder)}.json").verdict(
-                    name, [CHECKS_VERSION, stat.st_size, stat.st_mtime_ns], lambda: _problem_of_file(location, modality)
-                )
-            archive = self.listed[location.container]
-            if archive.problems is not None:
-                return archive.problems.get(location.member)
-            return kept(archive.folder, lambda: f"{archive.folder}/checks.json").verdict(
-                location.member,
-                [CHECKS_VERSION, location.size, location.offset],
-                lambda: _problem_of_member(location, modality, members),
-            )
+                stamp, listed = [CHECKS_VERSION, stat.st_size, stat.st_mtime_ns], None
+                opened = lambda: io.open(location.container, "rb")  # noqa: E731, UP020  (see Archives)
+            else:
+                archive = self.listed[location.container]
+                name, store = location.member, kept(archive.folder, lambda: f"{archive.folder}/checks.json")
+                stamp, listed = (
+                    [CHECKS_VERSION, location.size, location.offset],
+                    archive.problems,
+                )  # a tar's, made as it was listed
+                opened = lambda: members.open(location)  # noqa: E731
+            entry = store.entry(name, stamp)  # [stamp, verdict] or [stamp, verdict, sha256]
+            if entry is None and listed is not None:
+                entry = [stamp, listed.get(name)]
+            if entry is None or (digests is not None and len(entry) < 3):
+                shown, loose = location.member or location.container, location.member is None
+                entry = [stamp, *examined(opened, shown, location.size, modality, digests is not None, loose)]
+                store.put(name, entry)
+                if digests is not None:
+                    self.hashed.append(location)
+            if digests is not None:
+                digests[location] = entry[2]
+            return entry[1]
 
         yield problem
-        for kept_verdicts in verdicts.values():
-            kept_verdicts.keep()
+        for store in stores.values():
+            store.keep()
 
     def file(self, location, members):
         """What an Image or Audio column holds for `location`: a local path (extracted, or a loose
@@ -465,31 +495,35 @@ class Media:
         return MemberReader(self.archives)
 
 
-def _problem_of_file(location, modality):
-    with io.open(location.container, "rb") as stream:  # noqa: UP020  (see Archives)
-        return media_problem(stream, location.size, location.container, modality)
-
-
-def _problem_of_member(location, modality, members):
-    with members.open(location) as stream:
-        return media_problem(stream, location.size, location.member, modality)
+def _keep_listed_digests(archive, members, digests):
+    """Keeps the sha256 of a tar's media members, taken as it was listed, with their verdicts;
+    returns the locations of those members."""
+    store, hashed = _KeptVerdicts(f"{archive.folder}/checks.json"), []
+    for location in members:
+        if location.member in digests:
+            stamp = [CHECKS_VERSION, location.size, location.offset]
+            store.put(location.member, [stamp, archive.problems.get(location.member), digests[location.member]])
+            hashed.append(location)
+    store.keep()
+    return hashed
 
 
 class _KeptVerdicts:
-    """Media checks' verdicts kept in one JSON file of the cache, `{name: [stamp, verdict]}`, where
-    the stamp says which version of the file the verdict was made from."""
+    """Media checks' verdicts kept in one JSON file of the cache, `{name: [stamp, verdict]}`, or
+    `[stamp, verdict, sha256]` for a file hashed too, where the stamp says which version of the file
+    they were made from."""
 
     def __init__(self, path):
         self.path, self.new = path, {}
         self.kept = self._read()
 
-    def verdict(self, name, stamp, check):
+    def entry(self, name, stamp):
+        """What is kept of the file `name` made from the version `stamp`, or None."""
         kept = self.kept.get(name)
-        if kept is not None and kept[0] == stamp:
-            return kept[1]
-        verdict = check()
-        self.kept[name] = self.new[name] = [stamp, verdict]
-        return verdict
+        return kept if kept is not None and kept[0] == stamp else None
+
+    def put(self, name, entry):
+        self.kept[name] = self.new[name] = entry
 
     def keep(self):
         """Writes the new verdicts, with those another process kept meanwhile (whole, then renamed)."""
@@ -505,13 +539,20 @@ class _KeptVerdicts:
         try:
             with io.open(self.path, encoding="utf-8") as f:  # noqa: UP020  (see Archives)
                 kept = json.load(f)
-            return {
-                name: [stamp, verdict]
-                for name, (stamp, verdict) in kept.items()
-                if isinstance(stamp, list) and isinstance(verdict, (str, type(None)))
-            }
+            return {name: entry for name, entry in kept.items() if _is_kept_entry(entry)}
         except (OSError, ValueError, TypeError, AttributeError):  # none yet, or damaged: checked anew
             return {}
+
+
+def _is_kept_entry(entry):
+    """Whether a kept entry is what a check writes: [stamp, verdict] or [stamp, verdict, sha256]."""
+    return (
+        isinstance(entry, list)
+        and len(entry) in (2, 3)
+        and isinstance(entry[0], list)
+        and isinstance(entry[1], (str, type(None)))
+        and (len(entry) == 2 or isinstance(entry[2], str) and re.fullmatch(r"[0-9a-f]{64}", entry[2]) is not None)
+    )
 
 
 UNREADABLE_ADVICE = ' Replace it with a good copy (download it again), or pass missing_media="skip" to leave it out.'

@@ -6,6 +6,7 @@ each annotation file comes from and which splits will exist; whether audio can b
 disk a prepare needs against what is free; and the load call to run.
 
     imemnet-c check DATA_DIR [--config image music paired] [--json] [--cache-dir DIR]
+                    [--manifest FILE] [--against FILE]
 
 Exit status: 0 the download is complete, 1 something in it is missing or unreadable, 2 bad usage
 or DATA_DIR unreadable, 3 the check itself stopped on an unexpected error (its traceback printed:
@@ -13,6 +14,12 @@ a fault of the check or its environment, not of the download). Whether this envi
 commands that install what is missing.
 Each archive is read once, to list it (a tar's media are checked as they pass), and that listing
 is kept in the datasets cache: a second check, or the load after it, does not read it again.
+
+--manifest FILE writes the sha256 and size of every media file a load uses, by id, source and
+archive member or path, and prints the manifest's own sha256, for a paper to cite; --against FILE
+names every id whose file differs from that earlier manifest's, is missing or is extra, and exits 1
+if there is any. Each file's sha256 is kept with its check's verdict: a second run hashes only the
+files that changed (a changed archive: its members).
 """
 
 import collections
@@ -27,6 +34,7 @@ import traceback
 import datasets
 
 import imemnet_c
+from imemnet_c_tools import manifest
 
 CONFIGS = ["image", "music", "paired"]
 SOURCES = ["iaps", "naps", "emotic/mscoco", "emotic/framesdb", "emotic/ade20k", "emotic/emodb_small", "clips"]
@@ -39,19 +47,21 @@ def source_of(modality, media_id):
     return "clips" if modality is imemnet_c.AUDIO else imemnet_c.image_source(media_id, emotic_part=True)
 
 
-def check(data_dir, configs=CONFIGS, cache_dir=None):
+def check(data_dir, configs=CONFIGS, cache_dir=None, media_files=None):
     """The facts of the report, as one JSON-ready dict; `complete` says whether a load would find
-    every file it needs, readable."""
+    every file it needs, readable. With a list as `media_files`, every media file the configs use is
+    also hashed, and put there as a manifest's entry (`manifest.entry`); the report's `hashed` says
+    how many files (and bytes) this run read to hash them."""
     enabled = gc.isenabled()
     gc.disable()  # its ~10^5 small objects form no cycles: at full count the collector's passes cost a third
     try:
-        return _report(data_dir, configs, cache_dir)
+        return _report(data_dir, configs, cache_dir, media_files)
     finally:
         if enabled:
             gc.enable()
 
 
-def _report(data_dir, configs, cache_dir):
+def _report(data_dir, configs, cache_dir, media_files):
     data_dir = os.path.abspath(os.path.expanduser(data_dir))
     if not os.path.isdir(data_dir):
         raise NotADirectoryError(f"{data_dir} is not a folder: pass the folder that holds your downloads.")
@@ -74,7 +84,7 @@ def _report(data_dir, configs, cache_dir):
         "disk": {},
         "load_calls": {},
     }
-    plans, unreadable_archives = _plans(report, configs, data_dir, cache_dir)
+    plans, unreadable_archives = _plans(report, configs, data_dir, cache_dir, hash_media=media_files is not None)
     for name, plan in plans.items():
         report["configs"][name] = {
             "splits": {split: len(plan.rows(split)) for split in plan.tables},
@@ -98,7 +108,12 @@ def _report(data_dir, configs, cache_dir):
         {id(plan.media): plan.media for plan in plans.values() if plan.media}.values()
     )  # shared by the configs
     located = _located(media)
-    report["sources"] = _sources(media, data_dir)
+    digests = None if media_files is None else {}
+    report["sources"] = _sources(media, data_dir, digests)
+    if media_files is not None:
+        media_files += _manifest_entries(media, digests, data_dir)
+        sizes = {location: location.size for m in media for location in m.hashed if location in digests}
+        report["hashed"] = {"files": len(sizes), "bytes": sum(sizes.values()), "of": len(media_files)}
     report["archives"] = _archives(media, located, unreadable_archives)
     report["folders"], report["ignored_files"] = _loose_files(media, located, data_dir)
     if plans:
@@ -127,8 +142,9 @@ def load_call(config, data_dir):
     return f'imemnet_c.load("{config}", data_dir="{data_dir}")'
 
 
-def _sources(media, data_dir):
-    """Per source: ids expected, found, missing, unreadable and given by two different files."""
+def _sources(media, data_dir, digests=None):
+    """Per source: ids expected, found, missing, unreadable and given by two different files. With a
+    dict as `digests`, the sha256 of every file found, by location (see `Media.checker`)."""
     sources = {}
 
     def source(modality, media_id):
@@ -155,32 +171,49 @@ def _sources(media, data_dir):
             entry["found"] += 1
             located.append((modality, media_id, location, config_media))
     with contextlib.ExitStack() as stack:
-        checkers = {id(m): stack.enter_context(m.checker()) for m in media}
-        for modality, media_id, location, config_media in imemnet_c.progress(located, "Checking media files", "files"):
+        checkers = {id(m): stack.enter_context(m.checker(digests)) for m in media}
+        doing = "Checking media files" if digests is None else "Checking and hashing media files"
+        for modality, media_id, location, config_media in imemnet_c.progress(located, doing, "files"):
             if problem := checkers[id(config_media)](location, modality):
                 source(modality, media_id)["unreadable"][media_id] = problem
     return {name: sources[name] for name in SOURCES if name in sources}
 
 
-def _plans(report, configs, data_dir, cache_dir):
+def _plans(report, configs, data_dir, cache_dir, hash_media):
     """({config: its Plan}, {unreadable archive: why}): the configs planned together, sharing their
     walk, tables and listings; if that fails (a malformed or unavailable annotation file), each
-    alone, so that the report says which failed."""
+    alone, so that the report says which failed. With `hash_media`, a tar listed now is hashed as it
+    passes (see `imemnet_c.make_plan`)."""
     unreadable_archives = {}
+    options = {"cache_dir": cache_dir, "unreadable_archives": unreadable_archives, "hash_media": hash_media}
     try:
-        plans = imemnet_c.make_plan(configs, data_dir, cache_dir=cache_dir, unreadable_archives=unreadable_archives)
+        plans = imemnet_c.make_plan(configs, data_dir, **options)
         return {name: plans[name] for name in configs}, unreadable_archives
     except (ValueError, ConnectionError):
         pass
     plans = {}
     for name in configs:
         try:
-            plans[name] = imemnet_c.make_plan(
-                name, data_dir, cache_dir=cache_dir, unreadable_archives=unreadable_archives
-            )
+            plans[name] = imemnet_c.make_plan(name, data_dir, **options)
         except (ValueError, ConnectionError) as error:  # a malformed or unavailable annotation file
             report["configs"][name] = {"error": str(error)}
     return plans, unreadable_archives
+
+
+def _manifest_entries(media, digests, data_dir):
+    """A manifest's entry for the file of every id the configs use (each id once: the configs find
+    the same files)."""
+    files = {}
+    for config_media in media:
+        for modality, located in config_media.locations.items():
+            for media_id, location in located.items():
+                files.setdefault(
+                    (modality.name, media_id),
+                    manifest.entry(
+                        modality.name, media_id, source_of(modality, media_id), location, digests[location], data_dir
+                    ),
+                )
+    return list(files.values())
 
 
 def _where(location, data_dir):
@@ -350,6 +383,7 @@ def render(report):
             f"of Arrow files); {_size(disk['free_bytes'])} free there"
             + ("." if needed < disk["free_bytes"] else ": NOT ENOUGH, pass cache_dir=<a larger disk>."),
         ]
+    lines += _manifest_lines(report)
     lines.append("")
     if report["complete"]:
         lines.append("Complete. Load with:")
@@ -359,7 +393,59 @@ def render(report):
             "INCOMPLETE: see above. Add what is missing to data_dir and check again; or load what is there with"
         )
         lines += [f'  {call[:-1]}, missing_media="skip")' for call in report["load_calls"].values()]
+    if differences(report):
+        lines.append(f"The media differ from {report['against']['file']} (above).")
     return "\n".join(lines)
+
+
+def _manifest_lines(report):
+    """The report's lines on the media's sha256: the manifest written, and what differs from an earlier one."""
+    lines = []
+    if "hashed" in report:
+        hashed = report["hashed"]
+        lines += [
+            "",
+            f"Hashed {hashed['files']:,} of {hashed['of']:,} media files ({_size(hashed['bytes'])}) this run; the "
+            "others' sha256 were kept from earlier checks.",
+        ]
+    if "manifest" in report:
+        made = report["manifest"]
+        lines.append(
+            f"Manifest of {made['files']:,} media files written to {made['file']}, its sha256: {made['sha256']}"
+        )
+    if "against" in report:
+        against = report["against"]
+        counts = {kind: len(against[kind]) for kind in KINDS}
+        if not any(counts.values()):
+            lines.append(f"Against {against['file']}: every id's file has its sha256 and size.")
+        else:
+            lines.append(
+                f"Against {against['file']}: " + ", ".join(f"{count:,} {kind}" for kind, count in counts.items())
+            )
+        for kind, (status, describe) in KINDS.items():
+            lines += [
+                f"  {status:<9}{item['modality']} {item['id']} ({item['source']}): {describe(item)}"
+                for item in against[kind]
+            ]
+    return lines
+
+
+KINDS = {  # how the report says each kind of difference from an earlier manifest
+    "differ": (
+        "differs",
+        lambda item: (
+            f"{manifest.where(item['now'])}: sha256 {item['now']['sha256'][:12]}…, {item['now']['size']:,} bytes; "
+            f"in the manifest {item['manifest']['sha256'][:12]}…, {item['manifest']['size']:,} bytes"
+        ),
+    ),
+    "missing": ("missing", lambda item: f"in the manifest ({manifest.where(item['manifest'])}), no file now"),
+    "extra": ("extra", lambda item: f"{manifest.where(item['now'])}, not in the manifest"),
+}
+
+
+def differences(report):
+    """Whether the media differ from an earlier manifest (`--against`)."""
+    return "against" in report and any(report["against"][kind] for kind in KINDS)
 
 
 LINKS = {  # how the report says each group of links
@@ -375,15 +461,35 @@ def _more(items):
 
 def arguments(parser):
     parser.add_argument("data_dir", metavar="DATA_DIR", help="the folder holding your downloads")
-    parser.add_argument("--config", nargs="+", choices=CONFIGS, default=CONFIGS, help="the configs to check for")
+    parser.add_argument(
+        "--config",
+        nargs="+",
+        choices=CONFIGS,
+        help=f"the configs to check for (default: {' '.join(CONFIGS)}; with --against, the manifest's)",
+    )
     parser.add_argument("--json", action="store_true", help="print the report as one JSON document")
     parser.add_argument("--cache-dir", help="the datasets cache a load would use (default: datasets' own)")
+    parser.add_argument(
+        "--manifest", metavar="FILE", help="write the sha256 and size of every media file a load uses, by id, to FILE"
+    )
+    parser.add_argument(
+        "--against",
+        metavar="FILE",
+        help="name every id whose file differs from the manifest FILE's, is missing or is extra (exit status 1 if any)",
+    )
 
 
 def run(args):
     try:
-        report = check(args.data_dir, args.config, args.cache_dir)
-    except NotADirectoryError as error:
+        earlier = manifest.read(args.against, CONFIGS) if args.against else None
+        configs = _configs(args.config, earlier, args.against)
+        if args.manifest and not os.access(os.path.dirname(os.path.abspath(args.manifest)), os.W_OK):
+            raise NotADirectoryError(f"cannot write the manifest {args.manifest}: its folder is not a writable folder.")
+        files = [] if args.manifest or earlier else None
+        report = check(args.data_dir, configs, args.cache_dir, files)
+        if files is not None:
+            _compare_and_write(report, manifest.make(configs, files), earlier, args)
+    except (NotADirectoryError, manifest.BadManifest) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except Exception:  # not a verdict on the download: "incomplete" (1) would send the user to re-download
@@ -393,7 +499,33 @@ def run(args):
         )
         return UNEXPECTED_ERROR
     print(json.dumps(report, indent=1) if args.json else render(report))
-    return 0 if report["complete"] else 1
+    return 0 if report["complete"] and not differences(report) else 1
+
+
+def _compare_and_write(report, made, earlier, args):
+    """Adds to the report what differs from the `earlier` manifest, and the manifest written."""
+    if earlier:
+        report["against"] = {"file": args.against, **manifest.compare(earlier, made)}
+    if args.manifest:
+        try:
+            written = manifest.write(args.manifest, made)
+        except OSError as error:
+            raise NotADirectoryError(
+                f"cannot write the manifest {args.manifest} ({error}); it is left as it was."
+            ) from None
+        report["manifest"] = {"file": args.manifest, "sha256": written, "files": len(made["files"])}
+
+
+def _configs(asked, earlier, path):
+    """The configs to check: those asked, or an earlier manifest's (which must be those asked)."""
+    if earlier is None:
+        return asked or CONFIGS
+    if asked and sorted(asked) != sorted(earlier["configs"]):
+        raise manifest.BadManifest(
+            f"{path} is a manifest of {' '.join(earlier['configs'])}, and this check is of {' '.join(asked)}: "
+            f"leave --config out, or pass --config {' '.join(earlier['configs'])}."
+        )
+    return earlier["configs"]
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """Exports IMEMNet-C to a script-free folder for the Hub dataset viewer: Parquet shards per config
-and split, media embedded, and a README.md dataset card that declares them.
+and split, media embedded, a README.md dataset card that declares them, and their Croissant
+description (croissant.json).
 
     imemnet-c export --data-dir D --out OUT [--config NAME ...] [--embed-paired-media]
                      [--max-shard-size 500MB] [--overwrite]
@@ -27,7 +28,7 @@ from datasets.utils.metadata import MetadataConfigs
 from huggingface_hub import DatasetCard
 
 import imemnet_c
-from imemnet_c_tools import shipped
+from imemnet_c_tools import croissant, shipped
 
 try:
     import fcntl
@@ -73,19 +74,22 @@ def export(
 
 
 def _write(staging, data_dir, configs, embed_paired_media, max_shard_size, cache_dir):
-    """The whole export inside `staging`: the shards of each config, the card and its figure."""
+    """The whole export inside `staging`: the shards of each config, the card and its figure, and
+    the Croissant description of the shards."""
     work = os.path.join(staging, ".partial")  # loaders skip hidden folders: nothing here is data yet
     os.makedirs(work)
-    infos, data_files = {}, {}
+    infos, data_files, sources = {}, {}, {}
     for name in configs:
-        source = "paired_annotations" if name == "paired" and not embed_paired_media else name
-        print(f"Exporting {name}" + (f" (as {source})" if source != name else ""), flush=True)
-        infos[name] = _write_config(source, data_dir, work, name, max_shard_size, cache_dir)
+        sources[name] = "paired_annotations" if name == "paired" and not embed_paired_media else name
+        print(f"Exporting {name}" + (f" (as {sources[name]})" if sources[name] != name else ""), flush=True)
+        infos[name] = _write_config(sources[name], data_dir, work, name, max_shard_size, cache_dir)
         data_files[name] = [{"split": split, "path": f"{name}/{split}-*.parquet"} for split in infos[name].splits]
     for name in configs:
         os.rename(os.path.join(work, name), os.path.join(staging, name))
     shutil.rmtree(work)
     _write_card(os.path.join(staging, "README.md"), infos, data_files, embed_paired_media)
+    exports = {name: (sources[name], list(infos[name].splits)) for name in configs}
+    croissant.write(croissant.exported(exports), os.path.join(staging, croissant.CROISSANT))
     os.makedirs(os.path.join(staging, os.path.dirname(FIGURE)))
     shutil.copy(shipped(FIGURE), os.path.join(staging, FIGURE))
 

@@ -91,20 +91,23 @@ def wav_bytes(seed, seconds=0.25, rate=16000, channels=1, noise=0):
     return buffer.getvalue()
 
 
+# The published CSV headers: an unnamed index column, the id, then valence, arousal (and caption).
+HEADERS = {
+    "image_va.csv": ["", "img", "valence", "arousal"],
+    "music_va.csv": ["", "clip", "valence", "arousal", "caption"],
+}
+
+
 def write_annotations(out, images=None, clips=None, pairs=None):
     """Writes image_va.csv (rows `(id, valence, arousal)`), music_va.csv (rows `(id, valence,
     arousal, caption)`) and `<split>_matching.txt` (pairs `{split: [(clip, image, score)]}`) in the
     published formats: an unnamed index column first, no header in the matching files."""
     os.makedirs(out, exist_ok=True)
-    tables = {
-        "image_va.csv": (["", "img", "valence", "arousal"], images),
-        "music_va.csv": (["", "clip", "valence", "arousal", "caption"], clips),
-    }
-    for name, (header, rows) in tables.items():
+    for name, rows in {"image_va.csv": images, "music_va.csv": clips}.items():
         if rows is not None:
             with open(os.path.join(out, name), "w", newline="", encoding="utf-8") as f:
                 writer = csv.writer(f)
-                writer.writerow(header)
+                writer.writerow(HEADERS[name])
                 writer.writerows([index, *row] for index, row in enumerate(rows))
     for split, lines in (pairs or {}).items():
         with open(os.path.join(out, f"{split}_matching.txt"), "w", encoding="utf-8") as f:

@@ -22,6 +22,7 @@ REFERENCE = os.path.join(os.path.dirname(ROOT), "shared", "reference")
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="imemnet-c-hf-home-")
+os.environ["CROISSANT_CACHE"] = tempfile.mkdtemp(prefix="imemnet-c-croissant-")  # mlcroissant's, in the tests
 sys.path.insert(0, ROOT)
 
 import datasets  # noqa: E402
@@ -30,7 +31,7 @@ from hypothesis import settings  # noqa: E402
 
 import imemnet_c  # noqa: E402
 from imemnet_c_tools import sample  # noqa: E402
-from imemnet_c_tools.digest import content, is_audio  # noqa: E402, F401  (for the tests)
+from imemnet_c_tools.digest import content, decoded, is_audio  # noqa: E402, F401  (for the tests)
 
 DATASETS_RUNS_SCRIPTS = int(datasets.__version__.split(".")[0]) < 4
 

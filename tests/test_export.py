@@ -1,6 +1,7 @@
 """The script-free export: Parquet shards and a README.md card that load with plain
 load_dataset (prepared and streaming) on this datasets version, with the script's content."""
 
+import io
 import os
 import re
 import signal
@@ -8,14 +9,16 @@ import subprocess
 import sys
 
 import datasets
+import mlcroissant
+import PIL.Image
 import pytest
-from conftest import ROOT, SAMPLE, TIMEOUT, content, export_command, kill_when, read_until
+from conftest import ROOT, SAMPLE, TIMEOUT, content, decoded, export_command, kill_when, read_until
 from datasets.info import DatasetInfosDict
 from datasets.utils.metadata import MetadataConfigs
 from huggingface_hub import DatasetCard
 
 import imemnet_c
-from imemnet_c_tools import cli, sample
+from imemnet_c_tools import cli, croissant, sample
 from imemnet_c_tools.export import export
 
 MODES = pytest.mark.parametrize("streaming", [False, True], ids=["prepared", "streaming"])
@@ -61,8 +64,43 @@ def test_the_export_card_declares_configs_files_and_features(exported):
     }
     assert all(split.num_bytes > 0 for info in infos.values() for split in info.splits.values())
     assert "## This export" in card.text and "private or gated" in card.text
-    assert sorted(os.listdir(exported)) == ["README.md", "docs", "image", "music", "paired"]
+    assert sorted(os.listdir(exported)) == ["README.md", "croissant.json", "docs", "image", "music", "paired"]
     assert "](docs/va_space.png)" in card.text and os.path.isfile(os.path.join(exported, "docs", "va_space.png"))
+
+
+def test_the_export_describes_its_shards_in_croissant_and_mlcroissant_reads_what_load_dataset_reads(exported, tmp_path):
+    dataset = mlcroissant.Dataset(jsonld=os.path.join(exported, croissant.CROISSANT))
+    assert dataset.metadata.ctx.issues.errors == set()
+    for config in ("image", "music", "paired"):
+        loaded = datasets.load_dataset(exported, config, cache_dir=str(tmp_path / "parquet-cache"))
+        for split, rows in loaded.items():
+            features = rows.features
+            rows = rows.cast(datasets.Features({name: undecoded(feature) for name, feature in features.items()}))
+            record_set = croissant.record_set_id(config, split, imemnet_c.ImemnetC.builder_configs[config].splits)
+            read = [
+                {
+                    key.rpartition("/")[2]: comparable(features[key.rpartition("/")[2]], value)
+                    for key, value in r.items()
+                }
+                for r in dataset.records(record_set)
+            ]
+            assert read == [{name: comparable(features[name], value) for name, value in row.items()} for row in rows]
+
+
+def undecoded(feature):
+    return type(feature)(decode=False) if isinstance(feature, (datasets.Image, datasets.Audio)) else feature
+
+
+def comparable(feature, value):
+    """A value as mlcroissant (a picture, a clip's bytes, bytes of text, float32) or an undecoded
+    load_dataset (media as {"bytes", "path"}) gives it, in a form both give alike."""
+    if isinstance(feature, datasets.Image):
+        return decoded(value if isinstance(value, PIL.Image.Image) else PIL.Image.open(io.BytesIO(value["bytes"])))
+    if isinstance(feature, datasets.Audio):
+        return value if isinstance(value, bytes) else value["bytes"]
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    return float(value) if feature.dtype == "float32" and value is not None else value
 
 
 @MODES
@@ -113,7 +151,7 @@ def test_a_non_empty_out_is_refused_unless_overwrite(tmp_path, annotated):
         export(str(annotated), str(out), configs=["image_annotations"], cache_dir=str(tmp_path / "c"))
     assert os.listdir(out) == ["notes.txt"]
     export(str(annotated), str(out), configs=["image_annotations"], overwrite=True, cache_dir=str(tmp_path / "c"))
-    assert sorted(os.listdir(out)) == ["README.md", "docs", "image_annotations"]
+    assert sorted(os.listdir(out)) == ["README.md", "croissant.json", "docs", "image_annotations"]
     cli = subprocess.run(
         export_command(sys.executable, annotated, out, "--config", "image_annotations"),
         capture_output=True,
@@ -189,7 +227,7 @@ def test_two_exports_to_one_out_at_once_leave_one_whole_export(tmp_path, overwri
         assert "Traceback" not in error, error[-3000:]
         if status:
             assert re.search(r"error: .*(is not empty|was written by another export while this one ran)", error)
-    assert sorted(os.listdir(out)) == ["README.md", "docs", "image", "music", "paired"]
+    assert sorted(os.listdir(out)) == ["README.md", "croissant.json", "docs", "image", "music", "paired"]
     for config, rows in (("image", 16), ("music", 8)):
         loaded = datasets.load_dataset(str(out), config, split="train", cache_dir=str(tmp_path / "parquet-cache"))
         assert loaded.num_rows == rows
