@@ -331,6 +331,7 @@ class Media:
         for path in archive_paths:
             digests = {} if hash_media else None  # {member: sha256}, if the archive is listed now
             hook = functools.partial(check_member, digests=digests)
+            hook.version = check_member.version  # the listing keeps its answers under the check's version
             archive = media.listed[path] = Archive(path, cache_root, check_member=hook)
             try:
                 members = archive.members(extract=media.unlocated if extract else None)
