@@ -24,8 +24,9 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
 
 
 def summary(module):
-    """The first paragraph of a command module's docstring, on one line."""
-    return " ".join(module.__doc__.split("\n\n")[0].split())
+    """The first paragraph of a command module's docstring, on one line, as argparse's help (where
+    a `%` starts a format: "95%" is written "95%%")."""
+    return " ".join(module.__doc__.split("\n\n")[0].split()).replace("%", "%%")
 
 
 def configure(parser, module):
