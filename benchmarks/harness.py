@@ -15,6 +15,7 @@ import contextlib
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import threading
@@ -30,14 +31,11 @@ def measure(module, function, arguments, work, progress=True):
     environment = {**os.environ, "HF_HOME": os.path.join(work, "hf-home"), "PYTHONPATH": PROJECT}
     environment.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
     environment.pop("HF_DATASETS_DISABLE_PROGRESS_BARS", None)
-    if not progress:
-        environment["HF_DATASETS_DISABLE_PROGRESS_BARS"] = "1"
+    environment.update({} if progress else {"HF_DATASETS_DISABLE_PROGRESS_BARS": "1"})
     command = [sys.executable, "-m", "benchmarks.harness", module, function]
-    free_before = free_bytes(work)
-    lowest, stderr_times, stderr = [free_before], [], []
-    process = subprocess.Popen(
-        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=PROJECT, env=environment
-    )
+    lowest, stderr_times, stderr = [free_before := free_bytes(work)], [], []
+    pipes = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+    process = subprocess.Popen(command, **pipes, cwd=PROJECT, env=environment)
     finished = threading.Event()
 
     def read_stderr():
@@ -85,9 +83,13 @@ def trials(steps, work, runs, progress=True):
     return results
 
 
+def medians(trials, keys):
+    """{key: its median over `trials`} for each of `keys` (0 where the trials do not give it)."""
+    return {key: statistics.median(t[key] for t in trials) if key in trials[0] else 0 for key in keys}
+
+
 def free_bytes(path):
-    stat = os.statvfs(path)
-    return stat.f_bavail * stat.f_frsize
+    return os.statvfs(path).f_bavail * os.statvfs(path).f_frsize
 
 
 @contextlib.contextmanager
