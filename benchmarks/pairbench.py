@@ -1,14 +1,7 @@
 """Training pairs (`imemnet_c_tools.pairs`): what runs in the measured process, and the report's
-section. `training_epochs` runs in the realistic benchmark, `plan_epochs` in the full-count one.
-
-- `training_epochs`: on the realistic targz data, the preprocessed-item cache built cold
-  (`preprocess`: pictures to 224x224 RGB uint8, clips to mono 16 kHz int16 of 10 s, num_proc=2),
-  then one epoch of decoded `va_pairs`, of a hand-written torch Dataset over the same files (PIL and
-  soundfile), and of the pairs from the cache, each through DataLoader(num_workers=2,
-  batch_size=16) with the page cache warm; with the memory of the process and its workers.
-- `plan_epochs`: `va_pairs(data_dir, "train")` to its first pair, then the next epoch in the same
-  process, and that epoch's pairs one by one, undecoded.
-"""
+section (which says what each figure is). `training_epochs` (the preprocessed-item cache and
+DataLoader epochs against a hand-written Dataset) runs in the realistic benchmark, `plan_epochs`
+(planning an epoch, undecoded iteration) in the full-count one."""
 
 import os
 import time
@@ -105,12 +98,12 @@ def training_epochs(data_dir, cache):
     files = [(p["image"]["path"], p["audio"]["path"], p["score"]) for p in pairs.decode(False)]
     result["pairs"] = len(files)
     _read_all({path for picture, clip, _ in files for path in (picture, clip)})
+    decoding = pairs.map(decoded, remove_columns=["image_id", "clip_id", "caption"])
+    cached = va_pairs(data_dir, None, cache_dir=cache, items=built)
     loaders = {
-        "decoded": pairs.map(decoded, remove_columns=["image_id", "clip_id", "caption"]).select_columns(
-            ["image", "audio", "score"]
-        ),
+        "decoded": decoding.select_columns(["image", "audio", "score"]),
         "handwritten": HandWritten(files),
-        "cached": va_pairs(data_dir, None, cache_dir=cache, items=built),
+        "cached": cached,
     }
     for name, dataset in loaders.items():
         if name == "cached":
@@ -133,13 +126,7 @@ def _epoch(loader, total):
             early = sampled["rss"] if early is None else early
             rss, pss = max(rss, sampled["rss"]), max(pss, sampled["pss"])
     seconds = time.time() - start
-    return {
-        "seconds": seconds,
-        "pairs_per_s": count / seconds,
-        "rss_early_mb": early,
-        "rss_mb": rss,
-        "pss_mb": pss,
-    }
+    return {"seconds": seconds, "pairs_per_s": count / seconds, "rss_early_mb": early, "rss_mb": rss, "pss_mb": pss}
 
 
 def _tree_memory_mb():

@@ -1,12 +1,7 @@
 """Realistic sizes (`python -m benchmarks.bench --realistic`, `make bench-realistic`): the loader on
-`realdata.realistic`'s downloads of real size, against the floors a researcher would compare with
-(one Python gzip read of the clip archive, `tar -xzf`, `unzip`); what each gzip library gives on the
-clip tar.gz; and the training pairs' epochs (`pairbench.training_epochs`).
-
-Each load runs in a fresh process, first with a fresh cache (cold), then again with the cache it
-left (warm). Per config and mode: the time to the first example, the full pass (not decoded), the
-extra disk at its peak, peak RSS, and the longest silence on stderr before the first example.
-"""
+`realdata.realistic`'s downloads of real size, cold (a fresh cache) then warm (the cache it left),
+against the floors a researcher would compare with (one Python gzip read of the clip archive,
+`tar -xzf`, `unzip`); each gzip library on the clip tar.gz; the training pairs' epochs (pairbench)."""
 
 import contextlib
 import gzip

@@ -44,13 +44,20 @@ def media(names, make, distinct=None):
         yield name, pool[n % distinct] if pool else make(n)
 
 
-def _done(root, stamp):
-    """Whether root holds a complete copy; if not, an empty root."""
-    if os.path.exists(os.path.join(root, stamp)):
-        return True
-    shutil.rmtree(root, ignore_errors=True)
-    os.makedirs(root)
-    return False
+def _once(write):
+    """`write(root, *arguments)` into an empty root, unless root holds a copy it completed (its stamp
+    names the whole-number arguments); returns root."""
+
+    def written(root, *arguments):
+        stamp = os.path.join(root, "done" + "".join(f"-{a}" for a in arguments if isinstance(a, int)))
+        if not os.path.exists(stamp):
+            shutil.rmtree(root, ignore_errors=True)
+            os.makedirs(root)
+            write(root, *arguments)
+            open(stamp, "w").close()
+        return root
+
+    return written
 
 
 def _synthetic_annotations(folders, rng, images, clips, pairs, caption, held_out):
@@ -70,16 +77,14 @@ def _synthetic_annotations(folders, rng, images, clips, pairs, caption, held_out
     return va
 
 
+@_once
 def small_files(root, size):
-    if _done(root, "done"):
-        return root
     images, clips = picture_ids(size), clip_ids(size)
     rng = random.Random(size)
     pairs = [(clip, rng.choice(images)) for clip in clips for _ in range(PAIRS_PER_ITEM)]
     folders = [os.path.join(root, layout) for layout in ("archives", "folders")]
-    va = _synthetic_annotations(
-        folders, rng, images, clips, pairs, "A synthetic clip number {}, calm and slow.", min(100, len(pairs) // 4)
-    )
+    caption = "A synthetic clip number {}, calm and slow."
+    va = _synthetic_annotations(folders, rng, images, clips, pairs, caption, min(100, len(pairs) // 4))
     pictures = media(images, lambda seed: sample.jpeg_bytes(seed, (128, 128), 80, grain=128), 64)
     tones = media(clips, lambda seed: sample.wav_bytes(seed, 3.0, 16000, noise=300), 32)
     for files, archive, inside, extension in (
@@ -93,14 +98,11 @@ def small_files(root, size):
         with open(os.path.join(folder, "metadata.csv"), "w") as metadata:
             metadata.write("file_name,id,valence,arousal\n")
             metadata.writelines(f"files/{i}.{extension},{i},{va[i][0]},{va[i][1]}\n" for i, _ in files)
-    open(os.path.join(root, "done"), "w").close()
-    return root
 
 
+@_once
 def realistic(root, clips=800, pictures=1000):
     """`root/targz` and `root/zip`, which share their pictures (hard links)."""
-    if _done(root, f"done-{clips}-{pictures}"):
-        return root
     clip_names, picture_names = clip_ids(clips), picture_ids(pictures)
     pairs = [(clip_names[n % clips], picture) for n, picture in enumerate(picture_names * PAIRS_PER_ITEM)]
     targz, zipped = os.path.join(root, "targz"), os.path.join(root, "zip")
@@ -112,32 +114,39 @@ def realistic(root, clips=800, pictures=1000):
     photographs = [(f"{EMOTIC_INSIDE}/{i}.jpg", data) for i, data in media(picture_names, photograph)]
     sample.write_media(os.path.join(targz, "emotic.zip"), photographs[::2])
     sample.write_media(os.path.join(targz, "emotic_extracted"), photographs[1::2])
-
-    def recordings():
-        make = lambda seed: sample.wav_bytes(seed, 10.0, 44100, channels=2, noise=900)  # noqa: E731
-        return ((f"IMEMNet/clips/{c}.wav", data) for c, data in media(clip_names, make))
-
-    sample.write_media(os.path.join(targz, "IMEMNet_clips.tar.gz"), recordings())
+    recording = lambda seed: sample.wav_bytes(seed, 10.0, 44100, channels=2, noise=900)  # noqa: E731
+    sample.write_media(os.path.join(targz, "IMEMNet_clips.tar.gz"), _clips(media(clip_names, recording)))
     shutil.copytree(targz, zipped, copy_function=os.link, ignore=shutil.ignore_patterns("*.tar.gz"))
-    sample.write_media(os.path.join(zipped, "IMEMNet_clips.zip"), recordings())
-    open(os.path.join(root, f"done-{clips}-{pictures}"), "w").close()
-    return root
+    sample.write_media(os.path.join(zipped, "IMEMNet_clips.zip"), _clips(media(clip_names, recording)))
+
+
+def _clips(named):
+    return ((f"IMEMNet/clips/{clip}.wav", data) for clip, data in named)
 
 
 def full_count(work, count, reference):
     """`work/count-<count>`: the full count's data_dir (count 0), or `count` images and clips drawn
     from it with pairs in its proportions."""
-    full = os.path.join(work, "count-0")
-    if not _done(full, "done"):
-        _write_full_count(full, os.path.abspath(reference))
-    root = os.path.join(work, f"count-{count}")
-    if count == 0 or _done(root, "done"):
-        return root
+    full = _full_count(os.path.join(work, "count-0"), os.path.abspath(reference))
+    return full if count == 0 else _drawn(os.path.join(work, f"count-{count}"), count, full)
+
+
+def _rows(path):
+    with open(path, encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _pairs(rng, count, clips, images):
+    return [(rng.choice(clips), rng.choice(images), round(rng.uniform(0.01, 1), 6)) for _ in range(round(count))]
+
+
+@_once
+def _drawn(root, count, full):
     rng = random.Random(count)
-    rows = {}
-    for name, key in (("image_va.csv", "img"), ("music_va.csv", "clip")):
-        with open(os.path.join(full, name), encoding="utf-8", newline="") as f:
-            rows[key] = {row[key]: row for row in csv.DictReader(f)}
+    rows = {
+        key: {r[key]: r for r in _rows(os.path.join(full, f"{name}_va.csv"))}
+        for name, key in (("image", "img"), ("music", "clip"))
+    }
     images, clips = (sorted(rng.sample(sorted(rows[key]), count)) for key in ("img", "clip"))
     # As in the full count: validation and test pairs over 27% of the songs' clips and 20% of the images.
     songs = sorted({imemnet_c.song_of(clip) for clip in clips})
@@ -146,37 +155,28 @@ def full_count(work, count, reference):
     train_clips = [c for c in clips if imemnet_c.song_of(c) not in held_songs]
     held_images = rng.sample(images, round(0.2 * count))
     train_images = sorted(set(images) - set(held_images))
-
-    def draw(per_clip, pair_clips, pair_images):
-        return [
-            (rng.choice(pair_clips), rng.choice(pair_images), round(rng.uniform(0.01, 1), 6))
-            for _ in range(round(per_clip * count))
-        ]
-
     sample.write_annotations(
         root,
         images=[(i, rows["img"][i]["valence"], rows["img"][i]["arousal"]) for i in images],
         clips=[(c, *(rows["clip"][c][k] for k in ("valence", "arousal", "caption"))) for c in clips],
         pairs={
-            "train": draw(4.05, train_clips, train_images),
-            "val": draw(0.34, held_clips, held_images),
-            "test": draw(1.01, held_clips, held_images),
+            "train": _pairs(rng, 4.05 * count, train_clips, train_images),
+            "val": _pairs(rng, 0.34 * count, held_clips, held_images),
+            "test": _pairs(rng, 1.01 * count, held_clips, held_images),
         },
     )
     _tiny_media(root, images, clips)
-    open(os.path.join(root, "done"), "w").close()
-    return root
 
 
-def _write_full_count(root, reference):
+@_once
+def _full_count(root, reference):
     """The real image_va.csv, val_matching.txt and test_matching.txt (linked from `reference`, never
     copied into the project); 25,944 clips, each song with segments 9 to 21 and every clip the
     matching files name; 105,000 train pairs over the items the held-out files do not name."""
     rng = random.Random(0)
     for name in ("image_va.csv", "val_matching.txt", "test_matching.txt"):
         os.symlink(os.path.join(reference, name), os.path.join(root, name))
-    with open(os.path.join(reference, "image_va.csv"), encoding="utf-8") as f:
-        images = list(dict.fromkeys(row["img"] for row in csv.DictReader(f)))
+    images = list(dict.fromkeys(row["img"] for row in _rows(os.path.join(reference, "image_va.csv"))))
     held = []
     for name in ("val_matching.txt", "test_matching.txt"):
         with open(os.path.join(reference, name), encoding="utf-8") as f:
@@ -198,15 +198,9 @@ def _write_full_count(root, reference):
         clips=[
             (c, *(round(rng.random(), 6) for _ in "va"), f"Clip {n}: calm strings, slow.") for n, c in enumerate(clips)
         ],
-        pairs={
-            "train": [
-                (rng.choice(train_clips), rng.choice(train_images), round(rng.uniform(0.01, 1), 6))
-                for _ in range(FULL_TRAIN_PAIRS)
-            ]
-        },
+        pairs={"train": _pairs(rng, FULL_TRAIN_PAIRS, train_clips, train_images)},
     )
     _tiny_media(root, images, clips)
-    open(os.path.join(root, "done"), "w").close()
 
 
 def _tiny_media(root, image_ids, clip_ids):
@@ -215,13 +209,10 @@ def _tiny_media(root, image_ids, clip_ids):
     picture = sample.jpeg_bytes(0, (8, 8))
     for image_id in image_ids:
         source = imemnet_c.image_source(image_id, emotic_part=True)
-        if source == "iaps":
-            containers["IAPS 1-20 Images"].append((f"{image_id}.jpg", picture))
-        elif source == "naps":
-            containers["NAPS_BE.zip"].append((f"NAPS_BE/{image_id}.jpg", picture))
-        else:
-            containers["emotic.zip"].append((f"{source}/images/{image_id}.jpg", picture))
+        where = {"iaps": ("IAPS 1-20 Images", f"{image_id}.jpg"), "naps": ("NAPS_BE.zip", f"NAPS_BE/{image_id}.jpg")}
+        container, name = where.get(source, ("emotic.zip", f"{source}/images/{image_id}.jpg"))
+        containers[container].append((name, picture))
     clip = sample.wav_bytes(0, 0.01, 44100, channels=2)
-    containers["IMEMNet_clips.tar.gz"] = [(f"IMEMNet/clips/{c}.wav", clip) for c in clip_ids]
+    containers["IMEMNet_clips.tar.gz"] = list(_clips((clip_id, clip) for clip_id in clip_ids))
     for container, files in containers.items():
         sample.write_media(os.path.join(root, container), files, zipfile.ZIP_STORED)

@@ -1,12 +1,8 @@
-"""Seek points at full size (`python -m benchmarks.bench --seek-points [--archive A.tar.gz]`): what
-every reader of a clip tar.gz (each DataLoader worker, each rank) pays to import them, and what a
-random member read costs, as the seek points get sparser.
-
-For each spacing (rapidgzip's chunk size) the archive (by default the realistic data's clip tar.gz)
-is listed once and its seek points exported; then, in a fresh process per spacing and reader
-threads: the import's time and the reader's resident memory after it (VmRSS, against before
-opening), and random member reads (median and 95th percentile). Figures that grow with the archive
-are scaled to the 45 GB of IMEMNet's full clip set."""
+"""Seek points at full size (`python -m benchmarks.bench --seek-points [--archive A.tar.gz]`): per
+spacing (rapidgzip's chunk size) the archive is listed once and its seek points exported; then, in a
+fresh process per spacing and reader threads, what every reader (each DataLoader worker, each rank)
+pays to import them (time, VmRSS against before opening) and random member reads (median, 95th
+percentile). Figures that grow with the archive are scaled to the 45 GB of IMEMNet's clips."""
 
 import os
 import random
