@@ -12,6 +12,7 @@ before the clock starts) and returns the dict the function returned, with:
 """
 
 import contextlib
+import itertools
 import json
 import os
 import shutil
@@ -62,15 +63,11 @@ def measure(module, function, arguments, work, progress=True):
         message = b"".join(stderr).decode(errors="replace")[-3000:]
         raise RuntimeError(f"{function}{tuple(arguments)} failed:\n{message}")
     result = json.loads(out[out.rindex(RESULT) + len(RESULT) :])
-    marks = [result["start"], *(t for t in stderr_times if result["start"] < t < result["first"]), result["first"]]
-    result.update(
-        seconds=result["end"] - result["start"],
-        first_s=result["first"] - result["start"],
-        rss_mb=usage.ru_maxrss / 1024,
-        disk_mb=(free_before - lowest[0]) / 1e6,
-        silent_s=max(b - a for a, b in zip(marks, marks[1:], strict=False)),
-    )
-    return result
+    start, first, end = result["start"], result["first"], result["end"]
+    marks = [start, *(t for t in stderr_times if start < t < first), first]
+    result.update(seconds=end - start, first_s=first - start, rss_mb=usage.ru_maxrss / 1024)
+    silent_s = max(b - a for a, b in itertools.pairwise(marks))
+    return {**result, "disk_mb": (free_before - lowest[0]) / 1e6, "silent_s": silent_s}
 
 
 def trials(steps, work, runs, progress=True):
@@ -124,8 +121,7 @@ def main(module, function):
     preload()
     run, arguments = getattr(importlib.import_module(module), function), json.load(sys.stdin)
     start = time.time()
-    result = run(*arguments)
-    result.setdefault("start", start)
+    result = {"start": start, **run(*arguments)}
     result.setdefault("end", time.time())
     result.setdefault("first", result["end"])
     print(RESULT + json.dumps(result), flush=True)

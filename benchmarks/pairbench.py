@@ -32,20 +32,14 @@ def decoded(pair):
     return {"image": picture_array(pair["image"]), "audio": mono(pair["audio"]["array"]), "score": pair["score"]}
 
 
-class HandWritten:
+class HandWritten(list):
     """What a researcher writes by hand: a map-style Dataset over (picture, clip, score) files."""
-
-    def __init__(self, files):
-        self.files = files
-
-    def __len__(self):
-        return len(self.files)
 
     def __getitem__(self, index):
         import PIL.Image
         import soundfile
 
-        picture_path, clip_path, score = self.files[index]
+        picture_path, clip_path, score = super().__getitem__(index)
         with PIL.Image.open(picture_path) as picture:
             image = picture_array(picture)
         samples, _ = soundfile.read(clip_path, dtype="float32", always_2d=True)

@@ -48,7 +48,8 @@ def command(arguments, cache):
 
 
 def _imported(f, index):
-    f.import_index(index)
+    if index:
+        f.import_index(index)
     return f
 
 
@@ -60,48 +61,36 @@ def _drain(f):
 def gzip_libraries(path, members, cache):
     """Per gzip library installed (rapidgzip always is): a full read and, where it keeps an index,
     the index's size and a random member read through it (mean of 50)."""
-    picks = random.Random(0).sample(members, min(50, len(members)))
+    picks, index = random.Random(0).sample(members, min(50, len(members))), os.path.join(cache, "index")
     os.makedirs(cache, exist_ok=True)
-
-    def seconds(function, *arguments):
-        start = time.perf_counter()
-        function(*arguments)
-        return time.perf_counter() - start
-
-    def random_reads(f):
-        for offset, size in picks:
-            f.seek(offset)
-            f.read(size)
-
-    def indexed(opener, reopen):
-        """A full read that builds the index, then random reads through the exported index."""
-        index = os.path.join(cache, "index")
-        with opener() as f:
-            result = {"read": seconds(_drain, f)}
-            f.export_index(index)
-        with reopen(index) as f:
-            result["random_ms"] = seconds(random_reads, f) / len(picks) * 1000
-        return {**result, "index_mb": os.path.getsize(index) / 1e6}
-
-    with gzip.open(path) as f:
-        results = {"gzip (Python)": {"read": seconds(_drain, f)}}
+    plain, indexed = {"gzip (Python)": lambda: gzip.open(path)}, {}
     with contextlib.suppress(ImportError):
         from isal import igzip
 
-        with igzip.open(path) as f:
-            results["python-isal"] = {"read": seconds(_drain, f)}
+        plain["python-isal"] = lambda: igzip.open(path)
     with contextlib.suppress(ImportError):
         import indexed_gzip
 
-        results["indexed_gzip"] = indexed(
-            lambda: indexed_gzip.IndexedGzipFile(path),
-            lambda index: indexed_gzip.IndexedGzipFile(path, index_file=index),
-        )
-    for threads in (1, 2):
-        results[f"rapidgzip, {threads} thread{'s' if threads > 1 else ''}"] = indexed(
-            lambda t=threads: rapidgzip.open(path, parallelization=t),
-            lambda index, t=threads: _imported(rapidgzip.open(path, parallelization=t), index),
-        )
+        indexed["indexed_gzip"] = lambda index=None: indexed_gzip.IndexedGzipFile(path, index_file=index)
+    for threads in (1, 2):  # a full read builds the index, then random reads through the exported index
+        opened = lambda index=None, t=threads: _imported(rapidgzip.open(path, parallelization=t), index)  # noqa: E731
+        indexed[f"rapidgzip, {threads} thread{'s' if threads > 1 else ''}"] = opened
+    results = {}
+    for name, make in {**plain, **indexed}.items():
+        with make() as f:
+            start = time.perf_counter()
+            _drain(f)
+            results[name] = {"read": time.perf_counter() - start}
+            if name in indexed:
+                f.export_index(index)
+        if name in indexed:
+            with make(index) as f:
+                start = time.perf_counter()
+                for offset, size in picks:
+                    f.seek(offset)
+                    f.read(size)
+                results[name]["random_ms"] = (time.perf_counter() - start) / len(picks) * 1000
+            results[name]["index_mb"] = os.path.getsize(index) / 1e6
     return {"libraries": results}
 
 
