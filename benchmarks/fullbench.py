@@ -6,21 +6,21 @@ cache the ones before it left (the first on a fresh one); `va_pairs, cold` on a 
 import time
 
 from benchmarks import harness, pairbench, realdata
-from benchmarks.report import median, ran
+from benchmarks.report import median, ran, table
 
-TITLE = "Every command at full count"
-RERUN = "make bench-full"
+TITLE, MODE, RERUN = "Every command at full count", "full", "make bench-full"
 
 
 # What runs in the measured process: each returns the items it handled.
 
 
 def check(data_dir, cache):
-    """`imemnet-c check` of every config; items: the media files it looks for."""
+    """`imemnet-c check` of every config, as a researcher runs it before a prepare; items: the media
+    files it looks for, examples: those it found."""
     from imemnet_c_tools.check import check
 
-    report = check(data_dir, cache_dir=cache)
-    return {"items": sum(source["expected"] for source in report["sources"].values())}
+    sources = check(data_dir, cache_dir=cache)["sources"].values()
+    return {"items": sum(s["expected"] for s in sources), "examples": sum(s["found"] for s in sources)}
 
 
 def prepare(config, data_dir, cache):
@@ -113,22 +113,16 @@ def section(found):
         "",
     ]
     for version, results in sorted(found["full"].items()):
-        by_count = results["counts"]
+        by_count, rows = results["counts"], []
         full = by_count.get("0")
-        lines += [
-            f"### datasets {version}",
-            "",
-            "| command | items at full count | "
-            + " | ".join(f"ms per item at {'full' if c == '0' else c}" for c in by_count)
-            + " | full / 1K (target ≤ 1.2) | peak RSS at full (MB; target ≤ 1,500) |",
-            "| --- | ---: | " + " | ".join("---:" for _ in by_count) + " | ---: | ---: |",
-        ]
         for name, *_ in [COLD_PLAN, *COMMANDS]:
             per_item = {c: 1000 * median(t, name, "seconds") / median(t, name, "items") for c, t in by_count.items()}
             ratio = f"{per_item['0'] / per_item['1000']:.2f}" if {"0", "1000"} <= set(per_item) else "n/a"
             items, peak = (f"{median(full, name, key):,.0f}" for key in ("items", "rss_mb")) if full else ("", "")
-            per_count = " | ".join(f"{value:.3f}" for value in per_item.values())
-            lines.append(f"| {name} | {items} | {per_count} | {ratio} | {peak} |")
+            rows.append([name, items, *(f"{value:.3f}" for value in per_item.values()), ratio, peak])
+        header = ["command", "items at full count", *(f"ms per item at {'full' if c == '0' else c}" for c in by_count)]
+        header += ["full / 1K (target ≤ 1.2)", "peak RSS at full (MB; target ≤ 1,500)"]
+        lines += [f"### datasets {version}", "", *table(header, rows, blank=False)]
         if full:
             seconds = {name: median(full, name, "seconds") for name, *_ in COMMANDS}
             lines.append(f"\nWarm `imemnet-c check` at full count: {seconds['check, warm']:.2f} s (target ≤ 1.0).")

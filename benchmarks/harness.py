@@ -12,9 +12,11 @@ before the clock starts) and returns the dict the function returned, with:
 """
 
 import contextlib
+import itertools
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import threading
@@ -30,14 +32,11 @@ def measure(module, function, arguments, work, progress=True):
     environment = {**os.environ, "HF_HOME": os.path.join(work, "hf-home"), "PYTHONPATH": PROJECT}
     environment.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
     environment.pop("HF_DATASETS_DISABLE_PROGRESS_BARS", None)
-    if not progress:
-        environment["HF_DATASETS_DISABLE_PROGRESS_BARS"] = "1"
+    environment.update({} if progress else {"HF_DATASETS_DISABLE_PROGRESS_BARS": "1"})
     command = [sys.executable, "-m", "benchmarks.harness", module, function]
-    free_before = free_bytes(work)
-    lowest, stderr_times, stderr = [free_before], [], []
-    process = subprocess.Popen(
-        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=PROJECT, env=environment
-    )
+    lowest, stderr_times, stderr = [free_before := free_bytes(work)], [], []
+    pipes = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+    process = subprocess.Popen(command, **pipes, cwd=PROJECT, env=environment)
     finished = threading.Event()
 
     def read_stderr():
@@ -64,15 +63,11 @@ def measure(module, function, arguments, work, progress=True):
         message = b"".join(stderr).decode(errors="replace")[-3000:]
         raise RuntimeError(f"{function}{tuple(arguments)} failed:\n{message}")
     result = json.loads(out[out.rindex(RESULT) + len(RESULT) :])
-    marks = [result["start"], *(t for t in stderr_times if result["start"] < t < result["first"]), result["first"]]
-    result.update(
-        seconds=result["end"] - result["start"],
-        first_s=result["first"] - result["start"],
-        rss_mb=usage.ru_maxrss / 1024,
-        disk_mb=(free_before - lowest[0]) / 1e6,
-        silent_s=max(b - a for a, b in zip(marks, marks[1:], strict=False)),
-    )
-    return result
+    start, first, end = result["start"], result["first"], result["end"]
+    marks = [start, *(t for t in stderr_times if start < t < first), first]
+    result.update(seconds=end - start, first_s=first - start, rss_mb=usage.ru_maxrss / 1024)
+    silent_s = max(b - a for a, b in itertools.pairwise(marks))
+    return {**result, "disk_mb": (free_before - lowest[0]) / 1e6, "silent_s": silent_s}
 
 
 def trials(steps, work, runs, progress=True):
@@ -85,9 +80,13 @@ def trials(steps, work, runs, progress=True):
     return results
 
 
+def medians(trials, keys):
+    """{key: its median over `trials`} for each of `keys` (0 where the trials do not give it)."""
+    return {key: statistics.median(t[key] for t in trials) if key in trials[0] else 0 for key in keys}
+
+
 def free_bytes(path):
-    stat = os.statvfs(path)
-    return stat.f_bavail * stat.f_frsize
+    return os.statvfs(path).f_bavail * os.statvfs(path).f_frsize
 
 
 @contextlib.contextmanager
@@ -122,8 +121,7 @@ def main(module, function):
     preload()
     run, arguments = getattr(importlib.import_module(module), function), json.load(sys.stdin)
     start = time.time()
-    result = run(*arguments)
-    result.setdefault("start", start)
+    result = {"start": start, **run(*arguments)}
     result.setdefault("end", time.time())
     result.setdefault("first", result["end"])
     print(RESULT + json.dumps(result), flush=True)

@@ -1,21 +1,14 @@
 """Training pairs (`imemnet_c_tools.pairs`): what runs in the measured process, and the report's
-section. `training_epochs` runs in the realistic benchmark, `plan_epochs` in the full-count one.
-
-- `training_epochs`: on the realistic targz data, the preprocessed-item cache built cold
-  (`preprocess`: pictures to 224x224 RGB uint8, clips to mono 16 kHz int16 of 10 s, num_proc=2),
-  then one epoch of decoded `va_pairs`, of a hand-written torch Dataset over the same files (PIL and
-  soundfile), and of the pairs from the cache, each through DataLoader(num_workers=2,
-  batch_size=16) with the page cache warm; with the memory of the process and its workers.
-- `plan_epochs`: `va_pairs(data_dir, "train")` to its first pair, then the next epoch in the same
-  process, and that epoch's pairs one by one, undecoded.
-"""
+section (which says what each figure is). `training_epochs` (the preprocessed-item cache and
+DataLoader epochs against a hand-written Dataset) runs in the realistic benchmark, `plan_epochs`
+(planning an epoch, undecoded iteration) in the full-count one."""
 
 import os
 import time
 
 import numpy
 
-from benchmarks.report import median, met, ran, table
+from benchmarks.report import median, ran, table, targets
 
 TITLE = "Training pairs"
 RERUN = "make bench-realistic; make bench-full"
@@ -39,20 +32,14 @@ def decoded(pair):
     return {"image": picture_array(pair["image"]), "audio": mono(pair["audio"]["array"]), "score": pair["score"]}
 
 
-class HandWritten:
+class HandWritten(list):
     """What a researcher writes by hand: a map-style Dataset over (picture, clip, score) files."""
-
-    def __init__(self, files):
-        self.files = files
-
-    def __len__(self):
-        return len(self.files)
 
     def __getitem__(self, index):
         import PIL.Image
         import soundfile
 
-        picture_path, clip_path, score = self.files[index]
+        picture_path, clip_path, score = super().__getitem__(index)
         with PIL.Image.open(picture_path) as picture:
             image = picture_array(picture)
         samples, _ = soundfile.read(clip_path, dtype="float32", always_2d=True)
@@ -105,12 +92,12 @@ def training_epochs(data_dir, cache):
     files = [(p["image"]["path"], p["audio"]["path"], p["score"]) for p in pairs.decode(False)]
     result["pairs"] = len(files)
     _read_all({path for picture, clip, _ in files for path in (picture, clip)})
+    decoding = pairs.map(decoded, remove_columns=["image_id", "clip_id", "caption"])
+    cached = va_pairs(data_dir, None, cache_dir=cache, items=built)
     loaders = {
-        "decoded": pairs.map(decoded, remove_columns=["image_id", "clip_id", "caption"]).select_columns(
-            ["image", "audio", "score"]
-        ),
+        "decoded": decoding.select_columns(["image", "audio", "score"]),
         "handwritten": HandWritten(files),
-        "cached": va_pairs(data_dir, None, cache_dir=cache, items=built),
+        "cached": cached,
     }
     for name, dataset in loaders.items():
         if name == "cached":
@@ -133,13 +120,7 @@ def _epoch(loader, total):
             early = sampled["rss"] if early is None else early
             rss, pss = max(rss, sampled["rss"]), max(pss, sampled["pss"])
     seconds = time.time() - start
-    return {
-        "seconds": seconds,
-        "pairs_per_s": count / seconds,
-        "rss_early_mb": early,
-        "rss_mb": rss,
-        "pss_mb": pss,
-    }
+    return {"seconds": seconds, "pairs_per_s": count / seconds, "rss_early_mb": early, "rss_mb": rss, "pss_mb": pss}
 
 
 def _tree_memory_mb():
@@ -226,17 +207,15 @@ PLAN_ROWS = [  # (row, format, measurement, key)
 
 def section(found):
     """The cache at the realistic size, and planning at full count, one column per datasets version."""
-    realistic = {v: r for v, r in found.get("realistic", {}).items() if r.get("training")}
-    full = {v: r for v, r in found.get("full", {}).items() if "0" in r["counts"]}
-    if not realistic and not full:
-        return None
-    lines, target_rows = [], []
+    realistic = {v: r["training"] for v, r in sorted(found.get("realistic", {}).items()) if r.get("training")}
+    full = {v: r["counts"]["0"] for v, r in sorted(found.get("full", {}).items()) if "0" in r["counts"]}
+    lines, runs = [], {"realistic": realistic, "full": full}
     if realistic:
-        pairs = next(iter(realistic.values()))["training"][0]["pairs"]
+        pairs = next(iter(realistic.values()))[0]["pairs"]
         lines += [
             "### The preprocessed-item cache and DataLoader epochs at the realistic size",
             "",
-            ran(realistic),
+            ran({v: r for v, r in found["realistic"].items() if v in realistic}),
             f"On the realistic targz data, `va_pairs(data_dir, None)`: {pairs:,} pairs (each picture and each clip "
             "anchors one). `preprocess(data_dir, image=224x224 RGB uint8, audio=mono 16 kHz int16 of 10 s, "
             "sampling_rate=16000, num_proc=2)` with a fresh cache folder (the build includes preparing the "
@@ -247,35 +226,30 @@ def section(found):
             "",
             *table(
                 ["", *realistic],
-                [
-                    [name, *(fmt.format(median(r["training"], *keys)) for r in realistic.values())]
-                    for name, fmt, *keys in TRAINING_ROWS
-                ],
+                [[n, *(f.format(median(t, *keys)) for t in realistic.values())] for n, f, *keys in TRAINING_ROWS],
             ),
-            "",
         ]
     if full:
         lines += [
             "### Planning and undecoded iteration at full count",
             "",
-            ran(full),
+            ran({v: r for v, r in found["full"].items() if v in full}),
             "On the full-count data (below). `va_pairs(data_dir, 'train', seed=0, epoch=e)`, "
-            f"{median(next(iter(full.values()))['counts']['0'], PLANS['warm'], 'items'):,.0f} pairs an epoch. "
+            f"{median(next(iter(full.values())), PLANS['warm'], 'items'):,.0f} pairs an epoch. "
             "*Cold*: a new process with a fresh cache folder (listings made); *warm*: a new process on the cache "
             "the full-count commands left. The second epoch is `epoch=1` in the same process, to its first pair. "
             "Iteration: epoch 1's pairs one by one with `.decode(False)`. Peak RSS of the process.",
             "",
             *table(
                 ["", *full],
-                [
-                    [name, *(fmt.format(median(r["counts"]["0"], PLANS[which], key)) for r in full.values())]
-                    for name, fmt, which, key in PLAN_ROWS
-                ],
+                [[n, *(f.format(median(t, PLANS[w], k)) for t in full.values())] for n, f, w, k in PLAN_ROWS],
             ),
-            "",
         ]
-    for what, wanted, source, value in TARGETS:
-        for version, results in (realistic if source == "realistic" else full).items():
-            figure = value(results["training"] if source == "realistic" else results["counts"]["0"])
-            target_rows.append([version, what, f"{figure:.3f}", wanted, met(figure, wanted)])
-    return lines + ["### Targets", "", *table(["datasets", "target", "median", "wanted", ""], target_rows), ""]
+    if not lines:
+        return None
+    versions = sorted(set(realistic) | set(full))
+    rows = [
+        (what, wanted, [value(runs[source][v]) if v in runs[source] else None for v in versions])
+        for what, wanted, source, value in TARGETS
+    ]
+    return lines + ["### Targets", "", *targets([f"datasets {v}" for v in versions], rows, digits=3)]

@@ -1,12 +1,7 @@
 """Realistic sizes (`python -m benchmarks.bench --realistic`, `make bench-realistic`): the loader on
-`realdata.realistic`'s downloads of real size, against the floors a researcher would compare with
-(one Python gzip read of the clip archive, `tar -xzf`, `unzip`); what each gzip library gives on the
-clip tar.gz; and the training pairs' epochs (`pairbench.training_epochs`).
-
-Each load runs in a fresh process, first with a fresh cache (cold), then again with the cache it
-left (warm). Per config and mode: the time to the first example, the full pass (not decoded), the
-extra disk at its peak, peak RSS, and the longest silence on stderr before the first example.
-"""
+`realdata.realistic`'s downloads of real size, cold (a fresh cache) then warm (the cache it left),
+against the floors a researcher would compare with (one Python gzip read of the clip archive,
+`tar -xzf`, `unzip`); each gzip library on the clip tar.gz; the training pairs' epochs (pairbench)."""
 
 import contextlib
 import gzip
@@ -19,10 +14,9 @@ import rapidgzip
 
 import imemnet_c
 from benchmarks import harness, realdata
-from benchmarks.report import folder_size, median, met, ran, table
+from benchmarks.report import folder_size, median, ran, table, targets
 
-TITLE = "Realistic sizes"
-RERUN = "make bench-realistic"
+TITLE, MODE, RERUN = "Realistic sizes", "realistic", "make bench-realistic"
 GZIP_READ, TAR_X = "floor: Python gzip read of the clip tar.gz", "floor: tar -xzf of the clip tar.gz"
 
 
@@ -41,14 +35,6 @@ def loader_pass(config, data_dir, streaming, cache):
     return {"first": first, "examples": sum(batch.num_rows for batch in dataset.iter(batch_size=1000))}
 
 
-def check_pass(data_dir, cache):
-    """`imemnet-c check DATA_DIR` of every config, as a researcher runs it before a prepare."""
-    from imemnet_c_tools.check import check
-
-    report = check(data_dir, cache_dir=cache)
-    return {"examples": sum(source["found"] for source in report["sources"].values())}
-
-
 def gzip_read(path, _cache):
     with gzip.open(path) as f:
         _drain(f)
@@ -61,6 +47,12 @@ def command(arguments, cache):
     return {}
 
 
+def _imported(f, index):
+    if index:
+        f.import_index(index)
+    return f
+
+
 def _drain(f):
     while f.read(1 << 20):
         pass
@@ -69,52 +61,36 @@ def _drain(f):
 def gzip_libraries(path, members, cache):
     """Per gzip library installed (rapidgzip always is): a full read and, where it keeps an index,
     the index's size and a random member read through it (mean of 50)."""
-    picks = random.Random(0).sample(members, min(50, len(members)))
+    picks, index = random.Random(0).sample(members, min(50, len(members))), os.path.join(cache, "index")
     os.makedirs(cache, exist_ok=True)
-
-    def seconds(function, *arguments):
-        start = time.perf_counter()
-        function(*arguments)
-        return time.perf_counter() - start
-
-    def random_reads(f):
-        for offset, size in picks:
-            f.seek(offset)
-            f.read(size)
-
-    def indexed(opener, reopen):
-        """A full read that builds the index, then random reads through the exported index."""
-        index = os.path.join(cache, "index")
-        with opener() as f:
-            result = {"read": seconds(_drain, f)}
-            f.export_index(index)
-        with reopen(index) as f:
-            result["random_ms"] = seconds(random_reads, f) / len(picks) * 1000
-        return {**result, "index_mb": os.path.getsize(index) / 1e6}
-
-    def rapidgzip_with(index, threads):
-        f = rapidgzip.open(path, parallelization=threads)
-        f.import_index(index)
-        return f
-
-    with gzip.open(path) as f:
-        results = {"gzip (Python)": {"read": seconds(_drain, f)}}
+    plain, indexed = {"gzip (Python)": lambda: gzip.open(path)}, {}
     with contextlib.suppress(ImportError):
         from isal import igzip
 
-        with igzip.open(path) as f:
-            results["python-isal"] = {"read": seconds(_drain, f)}
+        plain["python-isal"] = lambda: igzip.open(path)
     with contextlib.suppress(ImportError):
         import indexed_gzip
 
-        results["indexed_gzip"] = indexed(
-            lambda: indexed_gzip.IndexedGzipFile(path),
-            lambda index: indexed_gzip.IndexedGzipFile(path, index_file=index),
-        )
-    for threads in (1, 2):
-        results[f"rapidgzip, {threads} thread{'s' if threads > 1 else ''}"] = indexed(
-            lambda t=threads: rapidgzip.open(path, parallelization=t), lambda index, t=threads: rapidgzip_with(index, t)
-        )
+        indexed["indexed_gzip"] = lambda index=None: indexed_gzip.IndexedGzipFile(path, index_file=index)
+    for threads in (1, 2):  # a full read builds the index, then random reads through the exported index
+        opened = lambda index=None, t=threads: _imported(rapidgzip.open(path, parallelization=t), index)  # noqa: E731
+        indexed[f"rapidgzip, {threads} thread{'s' if threads > 1 else ''}"] = opened
+    results = {}
+    for name, make in {**plain, **indexed}.items():
+        with make() as f:
+            start = time.perf_counter()
+            _drain(f)
+            results[name] = {"read": time.perf_counter() - start}
+            if name in indexed:
+                f.export_index(index)
+        if name in indexed:
+            with make(index) as f:
+                start = time.perf_counter()
+                for offset, size in picks:
+                    f.seek(offset)
+                    f.read(size)
+                results[name]["random_ms"] = (time.perf_counter() - start) / len(picks) * 1000
+            results[name]["index_mb"] = os.path.getsize(index) / 1e6
     return {"libraries": results}
 
 
@@ -136,28 +112,20 @@ def run(args):
     with harness.fresh_cache(args.work) as cache:
         members = [(m.offset, m.size) for m in imemnet_c.Archive(archive, cache).members()]
     clips_mb = sum(size for _, size in members) / 1e6
-    pictures_mb = (
-        folder_size(os.path.join(data, "targz", "emotic_extracted"))
-        + os.path.getsize(os.path.join(data, "targz", "emotic.zip"))
-    ) / 1e6
-    results = {
-        "media_mb": clips_mb + pictures_mb,
-        "clips_mb": clips_mb,
-        "clip_archive_mb": os.path.getsize(archive) / 1e6,
-    }
+    pictures = [os.path.join(data, "targz", name) for name in ("emotic_extracted", "emotic.zip")]
+    media_mb = clips_mb + (folder_size(pictures[0]) + os.path.getsize(pictures[1])) / 1e6
+    results = {"media_mb": media_mb, "clips_mb": clips_mb, "clip_archive_mb": os.path.getsize(archive) / 1e6}
     unzip = ["unzip", "-q", os.path.join(data, "zip", "IMEMNet_clips.zip")]
     jobs = [(GZIP_READ, "gzip_read", [archive], False), (TAR_X, "command", [["tar", "-xzf", archive]], False)]
     jobs += [("floor: unzip of the clip zip", "command", [unzip], False)]
-    jobs += [
-        (name, "loader_pass", [config, os.path.join(data, layout), streaming], True)
-        for name, config, layout, streaming in LOADS
-    ]
-    jobs += [(name, "check_pass", [os.path.join(data, layout)], True) for name, layout in CHECKS]
+    jobs += [(n, "loader_pass", [c, os.path.join(data, layout), streaming], True) for n, c, layout, streaming in LOADS]
+    jobs += [(name, "check", [os.path.join(data, layout)], True) for name, layout in CHECKS]
     results["rows"] = {}
     for name, function, arguments, warm_too in jobs:
-        runs = harness.trials([(__name__, function, arguments)] * (2 if warm_too else 1), args.work, args.runs)
+        step = ("benchmarks.fullbench" if function == "check" else __name__, function, arguments)
+        runs = harness.trials([step] * (2 if warm_too else 1), args.work, args.runs)
         trials = dict(zip(("cold", "warm"), zip(*runs, strict=True), strict=False))
-        results["rows"][name] = {when: {k: median(t, k) for k in KEYS} for when, t in trials.items()}
+        results["rows"][name] = {when: harness.medians(t, KEYS) for when, t in trials.items()}
         print(f"{name:<52} {results['rows'][name]['cold']['seconds']:7.2f} s cold", flush=True)
     [[gzip_libraries]] = harness.trials([(__name__, "gzip_libraries", [archive, members])], args.work, 1)
     results["gzip_libraries"] = gzip_libraries["libraries"]
@@ -228,52 +196,29 @@ def section(found):
         "stretch without output on stderr before the first example (progress bars on).",
         "",
     ]
+    header = [f"{what}, {when} (s)" for what in ("first", "full") for when in ("cold", "warm")]
+    header += ["disk (MB)", "peak RSS (MB)", "silent (s)"]
     for version, results in sorted(by_version.items()):
         rows = []
         for name, row in results["rows"].items():
             cold, warm = row["cold"], row.get("warm")
-            figures = [cold["first_s"], warm["first_s"], cold["seconds"], warm["seconds"]] if warm else []
-            rows.append(
-                [name, *(f"{x:.2f}" for x in figures)] if warm else [name, "", "", f"{cold['seconds']:.2f}", ""]
-            )
-            rows[-1] += [f"{cold['disk_mb']:,.0f}", f"{cold['rss_mb']:,.0f}", f"{cold['silent_s']:.1f}" if warm else ""]
-        header = [
-            "first, cold (s)",
-            "first, warm (s)",
-            "full, cold (s)",
-            "full, warm (s)",
-            "disk (MB)",
-            "peak RSS (MB)",
-            "silent (s)",
-        ]
-        lines += [*table([f"datasets {version}", *header], rows), ""]
-    target_rows = []
-    for what, wanted, value in TARGETS:
-        figures = [value(results) for _, results in sorted(by_version.items())]
-        target_rows.append([what, wanted, *(f"{f:,.2f} ({met(f, wanted)})" for f in figures)])
-    lines += [
-        "### Targets",
-        "",
-        *table(["target", "wanted", *(f"datasets {v}" for v in sorted(by_version))], target_rows),
-        "",
+            figures = [row[when][key] for key in ("first_s", "seconds") for when in ("cold", "warm")] if warm else []
+            timed = figures or [None, None, cold["seconds"], None]
+            rows.append([name, *("" if x is None else f"{x:.2f}" for x in timed), f"{cold['disk_mb']:,.0f}"])
+            rows[-1] += [f"{cold['rss_mb']:,.0f}", f"{cold['silent_s']:.1f}" if warm else ""]
+        lines += table([f"datasets {version}", *header], rows)
+    versions = sorted(by_version)
+    rows = [(what, wanted, [value(by_version[v]) for v in versions]) for what, wanted, value in TARGETS]
+    lines += ["### Targets", "", *targets([f"datasets {v}" for v in versions], rows)]
+    libraries = [
+        [name, f"{r['read']:.2f}", f"{r['index_mb']:.1f}" if "index_mb" in r else "no index"]
+        + [f"{r['random_ms']:.1f}" if "random_ms" in r else ""]
+        for name, r in some["gzip_libraries"].items()
     ]
-    lines += [
+    return lines + [
         "### gzip libraries on the clip tar.gz",
         "",
         "A full read; the seek-point index it leaves; a random read of one clip (mean of 50) through that index.",
         "",
-        *table(
-            ["library", "full read (s)", "index (MB)", "random clip read (ms)"],
-            [
-                [
-                    name,
-                    f"{r['read']:.2f}",
-                    f"{r['index_mb']:.1f}" if "index_mb" in r else "no index",
-                    f"{r['random_ms']:.1f}" if "random_ms" in r else "",
-                ]
-                for name, r in some["gzip_libraries"].items()
-            ],
-        ),
-        "",
+        *table(["library", "full read (s)", "index (MB)", "random clip read (ms)"], libraries),
     ]
-    return lines

@@ -1,6 +1,6 @@
 """The benchmarks' data_dirs: invented ids in the real id patterns, synthetic media in the real
-layouts, every picture, clip, annotation file and archive written by `imemnet_c_tools.sample`
-(its generators at the size each benchmark asks for). Each data_dir is written once, then reused.
+layouts, all written by `imemnet_c_tools.sample` (`jpeg_bytes` and `wav_bytes` at the size each mode
+asks for, `write_annotations`, `write_media`). Each data_dir is written once, then reused.
 
 - `small_files(root, size)`: `size` 128x128 noise JPEGs (about 12 KB) in a stored zip and `size`
   3 s 16 kHz mono WAVs (96 KB) in a tar under `archives/`, the same files as folders with the
@@ -24,6 +24,7 @@ from imemnet_c_tools import sample
 PAIRS_PER_ITEM = 5
 FULL_CLIPS, FULL_TRAIN_PAIRS = 25944, 105000
 SEGMENTS = range(9, 22)  # a DEAM song's clips: segments 9 to 21
+EMOTIC_INSIDE = "emotic/mscoco/images"
 
 
 def picture_ids(count):
@@ -43,114 +44,109 @@ def media(names, make, distinct=None):
         yield name, pool[n % distinct] if pool else make(n)
 
 
-def write_files(path, files, compression=zipfile.ZIP_DEFLATED):
-    """`(name, bytes)` pairs into a zip, a tar or a tar.gz, by the path's ending, else a folder."""
-    if path.endswith(".zip"):
-        return sample.write_zip(path, files, compression)
-    if path.endswith((".tar", ".tar.gz")):
-        return sample.write_tar(path, files, compress=path.endswith(".gz"))
-    for name, data in files:
-        os.makedirs(os.path.dirname(os.path.join(path, name)), exist_ok=True)
-        with open(os.path.join(path, name), "wb") as f:
-            f.write(data)
+def _once(write):
+    """`write(root, *arguments)` into an empty root, unless root holds a copy it completed (its stamp
+    names the whole-number arguments); returns root."""
 
-
-def _va(rng, ids):
-    return {i: (round(rng.random(), 6), round(rng.random(), 6)) for i in ids}
-
-
-def _done(root, stamp):
-    """Whether root holds a complete copy; if not, an empty root."""
-    if os.path.exists(os.path.join(root, stamp)):
-        return True
-    shutil.rmtree(root, ignore_errors=True)
-    os.makedirs(root)
-    return False
-
-
-def small_files(root, size):
-    if _done(root, "done"):
+    def written(root, *arguments):
+        stamp = os.path.join(root, "done" + "".join(f"-{a}" for a in arguments if isinstance(a, int)))
+        if not os.path.exists(stamp):
+            shutil.rmtree(root, ignore_errors=True)
+            os.makedirs(root)
+            write(root, *arguments)
+            open(stamp, "w").close()
         return root
-    images, clips = picture_ids(size), clip_ids(size)
-    rng = random.Random(size)
-    va = _va(rng, images + clips)
-    pairs = [(clip, rng.choice(images), round(rng.random(), 6)) for clip in clips for _ in range(PAIRS_PER_ITEM)]
+
+    return written
+
+
+def _synthetic_annotations(folders, rng, images, clips, pairs, caption, held_out):
+    """Into each of `folders`: random VA for `images` and `clips` (returned), `caption` numbered, and
+    `(clip, image)` pairs with random scores, shuffled: all of them train, the first `held_out` val too
+    and the next `held_out` test."""
+    va = {i: (round(rng.random(), 6), round(rng.random(), 6)) for i in images + clips}
+    pairs = [(clip, image, round(rng.random(), 6)) for clip, image in pairs]
     rng.shuffle(pairs)
-    held_out = min(100, len(pairs) // 4)  # pairs in each of val and test
-    for layout in ("archives", "folders"):
+    for folder in folders:
         sample.write_annotations(
-            os.path.join(root, layout),
+            folder,
             images=[(i, *va[i]) for i in images],
-            clips=[(c, *va[c], f"A synthetic clip number {n}, calm and slow.") for n, c in enumerate(clips)],
+            clips=[(c, *va[c], caption.format(n)) for n, c in enumerate(clips)],
             pairs={"train": pairs, "val": pairs[:held_out], "test": pairs[held_out : 2 * held_out]},
         )
+    return va
+
+
+@_once
+def small_files(root, size):
+    images, clips = picture_ids(size), clip_ids(size)
+    rng = random.Random(size)
+    pairs = [(clip, rng.choice(images)) for clip in clips for _ in range(PAIRS_PER_ITEM)]
+    folders = [os.path.join(root, layout) for layout in ("archives", "folders")]
+    caption = "A synthetic clip number {}, calm and slow."
+    va = _synthetic_annotations(folders, rng, images, clips, pairs, caption, min(100, len(pairs) // 4))
     pictures = media(images, lambda seed: sample.jpeg_bytes(seed, (128, 128), 80, grain=128), 64)
     tones = media(clips, lambda seed: sample.wav_bytes(seed, 3.0, 16000, noise=300), 32)
     for files, archive, inside, extension in (
-        (list(pictures), "images.zip", "emotic/mscoco/images", "jpg"),
+        (list(pictures), "images.zip", EMOTIC_INSIDE, "jpg"),
         (list(tones), "clips.tar", "clips", "wav"),
     ):
         members = [(f"{inside}/{i}.{extension}", data) for i, data in files]
-        write_files(os.path.join(root, "archives", archive), members, zipfile.ZIP_STORED)
+        sample.write_media(os.path.join(root, "archives", archive), members, zipfile.ZIP_STORED)
         folder = os.path.join(root, "folders", "images" if extension == "jpg" else "clips")
-        write_files(folder, [(f"files/{i}.{extension}", data) for i, data in files])
+        sample.write_media(folder, [(f"files/{i}.{extension}", data) for i, data in files])
         with open(os.path.join(folder, "metadata.csv"), "w") as metadata:
             metadata.write("file_name,id,valence,arousal\n")
             metadata.writelines(f"files/{i}.{extension},{i},{va[i][0]},{va[i][1]}\n" for i, _ in files)
-    open(os.path.join(root, "done"), "w").close()
-    return root
 
 
+@_once
 def realistic(root, clips=800, pictures=1000):
     """`root/targz` and `root/zip`, which share their pictures (hard links)."""
-    if _done(root, f"done-{clips}-{pictures}"):
-        return root
-    rng = random.Random(0)
     clip_names, picture_names = clip_ids(clips), picture_ids(pictures)
-    va = _va(rng, clip_names + picture_names)
-    pairs = [
-        (clip_names[n % clips], picture, round(rng.random(), 6))
-        for n, picture in enumerate(picture_names * PAIRS_PER_ITEM)
-    ]
-    rng.shuffle(pairs)
-    held_out = min(200, len(pairs) // 4)  # pairs in each of val and test
+    pairs = [(clip_names[n % clips], picture) for n, picture in enumerate(picture_names * PAIRS_PER_ITEM)]
     targz, zipped = os.path.join(root, "targz"), os.path.join(root, "zip")
-    sample.write_annotations(
-        targz,
-        images=[(i, *va[i]) for i in picture_names],
-        clips=[(c, *va[c], f"Synthetic clip {n}: calm strings, slow and warm.") for n, c in enumerate(clip_names)],
-        pairs={"train": pairs, "val": pairs[:held_out], "test": pairs[held_out : 2 * held_out]},
+    caption = "Synthetic clip {}: calm strings, slow and warm."
+    _synthetic_annotations(
+        [targz], random.Random(0), picture_names, clip_names, pairs, caption, min(200, len(pairs) // 4)
     )
-    photographs = list(media(picture_names, lambda seed: sample.jpeg_bytes(seed, (640, 480), 90, grain=20)))
-    inside = "emotic/mscoco/images"
-    write_files(os.path.join(targz, "emotic.zip"), [(f"{inside}/{i}.jpg", data) for i, data in photographs[::2]])
-    write_files(os.path.join(targz, "emotic_extracted"), [(f"{inside}/{i}.jpg", d) for i, d in photographs[1::2]])
-
-    def recordings():
-        make = lambda seed: sample.wav_bytes(seed, 10.0, 44100, channels=2, noise=900)  # noqa: E731
-        return ((f"IMEMNet/clips/{c}.wav", data) for c, data in media(clip_names, make))
-
-    write_files(os.path.join(targz, "IMEMNet_clips.tar.gz"), recordings())
+    photograph = lambda seed: sample.jpeg_bytes(seed, (640, 480), 90, grain=20)  # noqa: E731
+    photographs = [(f"{EMOTIC_INSIDE}/{i}.jpg", data) for i, data in media(picture_names, photograph)]
+    sample.write_media(os.path.join(targz, "emotic.zip"), photographs[::2])
+    sample.write_media(os.path.join(targz, "emotic_extracted"), photographs[1::2])
+    recording = lambda seed: sample.wav_bytes(seed, 10.0, 44100, channels=2, noise=900)  # noqa: E731
+    sample.write_media(os.path.join(targz, "IMEMNet_clips.tar.gz"), _clips(media(clip_names, recording)))
     shutil.copytree(targz, zipped, copy_function=os.link, ignore=shutil.ignore_patterns("*.tar.gz"))
-    write_files(os.path.join(zipped, "IMEMNet_clips.zip"), recordings())
-    open(os.path.join(root, f"done-{clips}-{pictures}"), "w").close()
-    return root
+    sample.write_media(os.path.join(zipped, "IMEMNet_clips.zip"), _clips(media(clip_names, recording)))
+
+
+def _clips(named):
+    return ((f"IMEMNet/clips/{clip}.wav", data) for clip, data in named)
 
 
 def full_count(work, count, reference):
     """`work/count-<count>`: the full count's data_dir (count 0), or `count` images and clips drawn
     from it with pairs in its proportions."""
-    full = os.path.join(work, "count-0")
-    if not _done(full, "done"):
-        _write_full_count(full, os.path.abspath(reference))
-    root = os.path.join(work, f"count-{count}")
-    if count == 0 or _done(root, "done"):
-        return root
+    full = _full_count(os.path.join(work, "count-0"), os.path.abspath(reference))
+    return full if count == 0 else _drawn(os.path.join(work, f"count-{count}"), count, full)
+
+
+def _rows(path):
+    with open(path, encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _pairs(rng, count, clips, images):
+    return [(rng.choice(clips), rng.choice(images), round(rng.uniform(0.01, 1), 6)) for _ in range(round(count))]
+
+
+@_once
+def _drawn(root, count, full):
     rng = random.Random(count)
-    rows = {}
-    for name, key in (("image_va.csv", "img"), ("music_va.csv", "clip")):
-        with open(os.path.join(full, name), encoding="utf-8", newline="") as f:
-            rows[key] = {row[key]: row for row in csv.DictReader(f)}
+    rows = {
+        key: {r[key]: r for r in _rows(os.path.join(full, f"{name}_va.csv"))}
+        for name, key in (("image", "img"), ("music", "clip"))
+    }
     images, clips = (sorted(rng.sample(sorted(rows[key]), count)) for key in ("img", "clip"))
     # As in the full count: validation and test pairs over 27% of the songs' clips and 20% of the images.
     songs = sorted({imemnet_c.song_of(clip) for clip in clips})
@@ -159,37 +155,28 @@ def full_count(work, count, reference):
     train_clips = [c for c in clips if imemnet_c.song_of(c) not in held_songs]
     held_images = rng.sample(images, round(0.2 * count))
     train_images = sorted(set(images) - set(held_images))
-
-    def draw(per_clip, pair_clips, pair_images):
-        return [
-            (rng.choice(pair_clips), rng.choice(pair_images), round(rng.uniform(0.01, 1), 6))
-            for _ in range(round(per_clip * count))
-        ]
-
     sample.write_annotations(
         root,
         images=[(i, rows["img"][i]["valence"], rows["img"][i]["arousal"]) for i in images],
         clips=[(c, *(rows["clip"][c][k] for k in ("valence", "arousal", "caption"))) for c in clips],
         pairs={
-            "train": draw(4.05, train_clips, train_images),
-            "val": draw(0.34, held_clips, held_images),
-            "test": draw(1.01, held_clips, held_images),
+            "train": _pairs(rng, 4.05 * count, train_clips, train_images),
+            "val": _pairs(rng, 0.34 * count, held_clips, held_images),
+            "test": _pairs(rng, 1.01 * count, held_clips, held_images),
         },
     )
     _tiny_media(root, images, clips)
-    open(os.path.join(root, "done"), "w").close()
-    return root
 
 
-def _write_full_count(root, reference):
+@_once
+def _full_count(root, reference):
     """The real image_va.csv, val_matching.txt and test_matching.txt (linked from `reference`, never
     copied into the project); 25,944 clips, each song with segments 9 to 21 and every clip the
     matching files name; 105,000 train pairs over the items the held-out files do not name."""
     rng = random.Random(0)
     for name in ("image_va.csv", "val_matching.txt", "test_matching.txt"):
         os.symlink(os.path.join(reference, name), os.path.join(root, name))
-    with open(os.path.join(reference, "image_va.csv"), encoding="utf-8") as f:
-        images = list(dict.fromkeys(row["img"] for row in csv.DictReader(f)))
+    images = list(dict.fromkeys(row["img"] for row in _rows(os.path.join(reference, "image_va.csv"))))
     held = []
     for name in ("val_matching.txt", "test_matching.txt"):
         with open(os.path.join(reference, name), encoding="utf-8") as f:
@@ -211,15 +198,9 @@ def _write_full_count(root, reference):
         clips=[
             (c, *(round(rng.random(), 6) for _ in "va"), f"Clip {n}: calm strings, slow.") for n, c in enumerate(clips)
         ],
-        pairs={
-            "train": [
-                (rng.choice(train_clips), rng.choice(train_images), round(rng.uniform(0.01, 1), 6))
-                for _ in range(FULL_TRAIN_PAIRS)
-            ]
-        },
+        pairs={"train": _pairs(rng, FULL_TRAIN_PAIRS, train_clips, train_images)},
     )
     _tiny_media(root, images, clips)
-    open(os.path.join(root, "done"), "w").close()
 
 
 def _tiny_media(root, image_ids, clip_ids):
@@ -228,13 +209,10 @@ def _tiny_media(root, image_ids, clip_ids):
     picture = sample.jpeg_bytes(0, (8, 8))
     for image_id in image_ids:
         source = imemnet_c.image_source(image_id, emotic_part=True)
-        if source == "iaps":
-            containers["IAPS 1-20 Images"].append((f"{image_id}.jpg", picture))
-        elif source == "naps":
-            containers["NAPS_BE.zip"].append((f"NAPS_BE/{image_id}.jpg", picture))
-        else:
-            containers["emotic.zip"].append((f"{source}/images/{image_id}.jpg", picture))
+        where = {"iaps": ("IAPS 1-20 Images", f"{image_id}.jpg"), "naps": ("NAPS_BE.zip", f"NAPS_BE/{image_id}.jpg")}
+        container, name = where.get(source, ("emotic.zip", f"{source}/images/{image_id}.jpg"))
+        containers[container].append((name, picture))
     clip = sample.wav_bytes(0, 0.01, 44100, channels=2)
-    containers["IMEMNet_clips.tar.gz"] = [(f"IMEMNet/clips/{c}.wav", clip) for c in clip_ids]
+    containers["IMEMNet_clips.tar.gz"] = list(_clips((clip_id, clip) for clip_id in clip_ids))
     for container, files in containers.items():
-        write_files(os.path.join(root, container), files, zipfile.ZIP_STORED)
+        sample.write_media(os.path.join(root, container), files, zipfile.ZIP_STORED)

@@ -1,10 +1,11 @@
 """BENCHMARKS.md, written whole: a section per benchmark from the results each run keeps (one file per
 mode and datasets version, naming the commit it ran at), then the hand-written Findings and How to
-rerun, kept from the file as they are."""
+rerun, kept from the file as they are. The one table writer, its medians and its targets' verdicts."""
 
 import contextlib
 import glob
 import json
+import operator
 import os
 import platform
 import statistics
@@ -14,6 +15,7 @@ import time
 from benchmarks import harness
 
 KEPT = "## Findings"  # from this heading on, BENCHMARKS.md is written by hand
+SIGNS = {"≤": operator.le, "<": operator.lt, "≥": operator.ge}  # a target's comparison
 
 
 def folder_size(folder):
@@ -32,16 +34,25 @@ def median(trials, *keys):
     return statistics.median(value(trial) for trial in trials)
 
 
-def table(header, rows):
-    """A Markdown table, its first column left-aligned and the others right-aligned."""
+def table(header, rows, blank=True):
+    """A Markdown table, its first column left-aligned and the others right-aligned (a blank line after)."""
     lines = ["| " + " | ".join(header) + " |", "| --- |" + " ---: |" * (len(header) - 1)]
-    return lines + ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return lines + ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows] + [""] * blank
 
 
-def met(value, wanted):
-    """`met` or `missed`, for a target written `≤ x` or `≥ x`."""
-    limit = float(wanted.split()[-1].replace(",", ""))
-    return "met" if (value <= limit if wanted.startswith("≤") else value >= limit) else "missed"
+def verdict(value, wanted, digits=2):
+    """The value, and `(met)` or `(missed)` where the target is written `≤ x`, `< x` or `≥ x`; blank for None."""
+    if value is None:
+        return ""
+    sign, limit = wanted.split()[0], wanted.split()[-1].replace(",", "")
+    met = f" ({'met' if SIGNS[sign](value, float(limit)) else 'missed'})" if sign in SIGNS else ""
+    return f"{value:,.{digits}f}{met}"
+
+
+def targets(columns, rows, digits=2):
+    """The targets' table: rows `(target, wanted, [its value in each of columns, None if not measured])`."""
+    rows = [[w, x, *(verdict(v, x, digits) for v in vs)] for w, x, vs in rows if any(v is not None for v in vs)]
+    return table(["target", "wanted", *columns], rows)
 
 
 def commit():
@@ -51,23 +62,17 @@ def commit():
 
 
 def keep(results_dir, mode, results, command_line, runs, commit):
-    """Keeps one mode's results for this datasets version (measured at `commit`), with where and how
-    they were made."""
+    """Keeps one mode's results for this datasets version (measured at `commit`), with where and how."""
     import datasets
 
     memory_gb = 0.0
     with contextlib.suppress(OSError, ValueError):
         memory_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9
-    about = {
-        "commit": commit or "unknown",
-        "date": time.strftime("%Y-%m-%d"),
-        "command": command_line,
-        "runs": runs,
-        "machine": f"{os.cpu_count()} cores, {memory_gb:.0f} GB, Python {platform.python_version()}",
-    }
+    machine = f"{os.cpu_count()} cores, {memory_gb:.0f} GB, Python {platform.python_version()}"
+    about = {"commit": commit or "unknown", "date": time.strftime("%Y-%m-%d"), "command": command_line}
     os.makedirs(results_dir, exist_ok=True)
     with open(os.path.join(results_dir, f"{mode}-datasets-{datasets.__version__}.json"), "w") as f:
-        json.dump({"about": about, **results}, f, indent=1)
+        json.dump({"about": {**about, "runs": runs, "machine": machine}, **results}, f, indent=1)
 
 
 def kept_results(results_dir):
@@ -104,9 +109,8 @@ def write(out, results_dir, sections):
         "",
     ]
     for module in sections:
-        body = module.section(found)
-        lines += [f"## {module.TITLE}", "", *(body or [f"Not run: no results in `{results_dir}` (`{module.RERUN}`)."])]
-        lines.append("")
+        body = module.section(found) or [f"Not run: no results in `{results_dir}` (`{module.RERUN}`).", ""]
+        lines += [f"## {module.TITLE}", "", *body]
     hand_written = ""
     if os.path.exists(out):
         with open(out, encoding="utf-8") as f:

@@ -1,12 +1,8 @@
-"""Seek points at full size (`python -m benchmarks.bench --seek-points [--archive A.tar.gz]`): what
-every reader of a clip tar.gz (each DataLoader worker, each rank) pays to import them, and what a
-random member read costs, as the seek points get sparser.
-
-For each spacing (rapidgzip's chunk size) the archive (by default the realistic data's clip tar.gz)
-is listed once and its seek points exported; then, in a fresh process per spacing and reader
-threads: the import's time and the reader's resident memory after it (VmRSS, against before
-opening), and random member reads (median and 95th percentile). Figures that grow with the archive
-are scaled to the 45 GB of IMEMNet's full clip set."""
+"""Seek points at full size (`python -m benchmarks.bench --seek-points [--archive A.tar.gz]`): per
+spacing (rapidgzip's chunk size) the archive is listed once and its seek points exported; then, in a
+fresh process per spacing and reader threads, what every reader (each DataLoader worker, each rank)
+pays to import them (time, VmRSS against before opening) and random member reads (median, 95th
+percentile). Figures that grow with the archive are scaled to the 45 GB of IMEMNet's clips."""
 
 import os
 import random
@@ -17,7 +13,7 @@ import time
 from benchmarks import harness, realdata
 from benchmarks.report import ran, table
 
-TITLE = "Seek points at 45 GB"
+TITLE, MODE, DATA = "Seek points at 45 GB", "seek-points", "realistic"  # DATA: the realistic mode's work
 RERUN = "python -m benchmarks.bench --seek-points"
 FULL_SIZE_GB = 45
 
@@ -76,58 +72,42 @@ def run(args):
             members, listed = export(archive, chunk_mib, index)
             for threads in args.parallelization:
                 arguments = [archive, chunk_mib, index, members, args.reads, threads]
-                row = harness.measure(__name__, "read_at_random", arguments, args.work)
-                rows.append(
-                    {
-                        **row,
-                        "chunk_mib": chunk_mib,
-                        "threads": threads,
-                        "list_s": listed,
-                        "index_mb": os.path.getsize(index) / 1e6,
-                    }
+                rows.append(harness.measure(__name__, "read_at_random", arguments, args.work))
+                rows[-1].update(
+                    chunk_mib=chunk_mib, threads=threads, list_s=listed, index_mb=os.path.getsize(index) / 1e6
                 )
                 print(f"{chunk_mib} MiB, {threads or 'all'} threads: {rows[-1]}", flush=True)
     return {"archive_gb": os.path.getsize(archive) / 1e9, "rows": rows}
+
+
+SCALED = [  # (header, key, format, format at 45 GB)
+    ("seek points (MB)", "index_mb", "{:.1f}", "{:.0f}"),
+    ("import (s)", "import_s", "{:.3f}", "{:.2f}"),
+    ("memory after import (MB)", "import_rss_mb", "{:.1f}", "{:.0f}"),
+]
 
 
 def section(found):
     if "seek-points" not in found:
         return None
     lines = [ran(found["seek-points"])]
+    header = [
+        "spacing",
+        "reader threads",
+        *(h for name, *_ in SCALED for h in (name, "at 45 GB " + name[name.rindex("(") :])),
+    ]
+    header += ["memory after the reads (MB)", "random member read, median / p95 (ms)"]
     for version, results in sorted(found["seek-points"].items()):
         scale = FULL_SIZE_GB / results["archive_gb"]
+        rows = [
+            [f"{r['chunk_mib']} MiB", r["threads"] or "all"]
+            + [f.format(r[key] * x) for _, key, *formats in SCALED for f, x in zip(formats, (1, scale), strict=True)]
+            + [f"{r['reader_rss_mb']:.0f}", f"{r['read_median_ms']:.0f} / {r['read_p95_ms']:.0f}"]
+            for r in results["rows"]
+        ]
         lines += [
             f"datasets {version}: a {results['archive_gb']:.2f} GB clip tar.gz, figures at 45 GB scaled by {scale:.1f}.",
             "",
-            *table(
-                [
-                    "spacing",
-                    "reader threads",
-                    "seek points (MB)",
-                    "at 45 GB (MB)",
-                    "import (s)",
-                    "at 45 GB (s)",
-                    "memory after import (MB)",
-                    "at 45 GB (MB)",
-                    "memory after the reads (MB)",
-                    "random member read, median / p95 (ms)",
-                ],
-                [
-                    [
-                        f"{r['chunk_mib']} MiB",
-                        r["threads"] or "all",
-                        f"{r['index_mb']:.1f}",
-                        f"{r['index_mb'] * scale:.0f}",
-                        f"{r['import_s']:.3f}",
-                        f"{r['import_s'] * scale:.2f}",
-                        f"{r['import_rss_mb']:.1f}",
-                        f"{r['import_rss_mb'] * scale:.0f}",
-                        f"{r['reader_rss_mb']:.0f}",
-                        f"{r['read_median_ms']:.0f} / {r['read_p95_ms']:.0f}",
-                    ]
-                    for r in results["rows"]
-                ],
-            ),
-            "",
+            *table(header, rows),
         ]
     return lines

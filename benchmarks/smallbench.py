@@ -11,10 +11,10 @@ import zipfile
 
 import imemnet_c
 from benchmarks import harness, realdata
-from benchmarks.report import folder_size, median, ran, table
+from benchmarks.report import folder_size, ran, table, targets
 
-TITLE = "Many small files"
-RERUN = "make bench"
+TITLE, MODE, RERUN = "Many small files", "small", "make bench"
+ONLY = "small files: these measurements only, printed, nothing kept"
 DECODED_CAP = 3000  # streaming with decoding: the first examples only
 ARCHIVES = {"images": "images.zip", "clips": "clips.tar"}
 
@@ -22,23 +22,21 @@ ARCHIVES = {"images": "images.zip", "clips": "clips.tar"}
 # What runs in the measured process: each returns the examples it handled.
 
 
+def _archive(data, modality, mode="r|"):
+    path = os.path.join(data, "archives", ARCHIVES[modality])
+    return zipfile.ZipFile(path) if modality == "images" else tarfile.open(path, mode)
+
+
 def floor_archive(data, modality, _cache):
-    path, count = os.path.join(data, "archives", ARCHIVES[modality]), 0
-    if modality == "images":
-        with zipfile.ZipFile(path) as archive:
-            for info in archive.infolist():
-                count += bool(archive.read(info))
-    else:
-        with tarfile.open(path, "r|") as archive:
-            for info in archive:
-                count += bool(archive.extractfile(info).read())
-    return {"examples": count}
+    with _archive(data, modality) as archive:
+        if modality == "images":
+            return {"examples": sum(bool(archive.read(info)) for info in archive.infolist())}
+        return {"examples": sum(bool(archive.extractfile(info).read()) for info in archive)}
 
 
 def floor_extract(data, modality, cache):
     """Extracting the archive with the standard library alone: what a prepared cache must at least do."""
-    path = os.path.join(data, "archives", ARCHIVES[modality])
-    with zipfile.ZipFile(path) if modality == "images" else tarfile.open(path) as archive:
+    with _archive(data, modality, "r") as archive:
         archive.extractall(cache)
     return {"examples": sum(len(files) for _, _, files in os.walk(cache))}
 
@@ -92,6 +90,8 @@ def _prepared(dataset, cache):
     return {"end": end, "examples": dataset.num_rows, "arrow_mb": arrow / 1e6, "extracted_mb": extracted / 1e6}
 
 
+STREAMED = [("not decoded", False, None), ("not decoded, batches of 256", False, 256)]
+STREAMED += [("decoded (first 3,000 examples)", True, None)]
 MEASUREMENTS = {  # name: (function, its arguments between the data folder and the cache)
     "floor: read images.zip": ("floor_archive", ["images"]),
     "floor: read clips.tar": ("floor_archive", ["clips"]),
@@ -108,15 +108,11 @@ MEASUREMENTS = {  # name: (function, its arguments between the data folder and t
     "music prepared from folder, num_proc=2": ("ours_prepared", ["music", "folders", 2]),
     "music prepared from tar, num_proc=2": ("ours_prepared", ["music", "archives", 2]),
     "paired prepared (5 pairs per clip)": ("ours_prepared", ["paired", "archives", None]),
-    "image streamed, not decoded": ("ours_streaming", ["image", False, None]),
-    "music streamed, not decoded": ("ours_streaming", ["music", False, None]),
-    "paired streamed, not decoded": ("ours_streaming", ["paired", False, None]),
-    "image streamed, not decoded, batches of 256": ("ours_streaming", ["image", False, 256]),
-    "music streamed, not decoded, batches of 256": ("ours_streaming", ["music", False, 256]),
-    "paired streamed, not decoded, batches of 256": ("ours_streaming", ["paired", False, 256]),
-    "image streamed, decoded (first 3,000 examples)": ("ours_streaming", ["image", True, None]),
-    "music streamed, decoded (first 3,000 examples)": ("ours_streaming", ["music", True, None]),
-    "paired streamed, decoded (first 3,000 examples)": ("ours_streaming", ["paired", True, None]),
+    **{
+        f"{config} streamed, {how}": ("ours_streaming", [config, decode, batch])
+        for how, decode, batch in STREAMED
+        for config in ("image", "music", "paired")
+    },
 }
 PAIRED = "paired prepared (5 pairs per clip)"
 # fmt: off
@@ -155,17 +151,14 @@ def run(args):
             function, arguments = MEASUREMENTS[name]
             step = (__name__, function, [data, *arguments])
             trials = [run[0] for run in harness.trials([step], args.work, args.runs, progress=False)]
-            summary = {
-                key: median(trials, key) if key in trials[0] else 0
-                for key in ("seconds", "rss_mb", "extracted_mb", "arrow_mb")
-            }
+            summary = harness.medians(trials, ("seconds", "rss_mb", "extracted_mb", "arrow_mb"))
             results.setdefault(str(size), {})[name] = {**summary, "examples": trials[0]["examples"]}
             print(f"{size:>6} {name:<48} {summary['seconds']:8.2f} s {summary['rss_mb']:7.0f} MB", flush=True)
     return {"sizes": results}
 
 
-def targets(by_size):
-    """[target, wanted, its value at each size]."""
+def target_rows(by_size):
+    """(target, wanted, its value at each size)."""
 
     def ratio(r, name, peer, kind):
         if kind == "time":
@@ -174,28 +167,26 @@ def targets(by_size):
 
     sizes = list(by_size.values())
     ours_rss = [max(m["rss_mb"] for n, m in r.items() if _ours(n)) for r in sizes]
-    return [[what, wanted, *(ratio(r, *compared) for r in sizes)] for what, wanted, *compared in TARGETS] + [
-        [
-            "peak RSS, largest of all measurements (MB)",
-            "≤ 1000",
-            *(max(m["rss_mb"] for m in r.values()) for r in sizes),
-        ],
-        ["peak RSS of the loader's measurements vs the smallest size", "≤ 1.2", *(x / ours_rss[0] for x in ours_rss)],
-        [
+    return [(what, wanted, [ratio(r, *compared) for r in sizes]) for what, wanted, *compared in TARGETS] + [
+        ("peak RSS, largest of all measurements (MB)", "≤ 1000", [max(m["rss_mb"] for m in r.values()) for r in sizes]),
+        ("peak RSS of the loader's measurements vs the smallest size", "≤ 1.2", [x / ours_rss[0] for x in ours_rss]),
+        (
             "`paired` prepared Arrow cache, bytes per pair",
             "< 1024",
-            *(r[PAIRED]["arrow_mb"] * 1e6 / r[PAIRED]["examples"] for r in sizes),
-        ],
+            [r[PAIRED]["arrow_mb"] * 1e6 / r[PAIRED]["examples"] for r in sizes],
+        ),
     ]
 
 
 def section(found):
-    if "small" not in found:
-        return None
     lines = []
-    for version, results in sorted(found["small"].items()):
+    for version, results in sorted(found.get("small", {}).items()):
         by_size = results["sizes"]
         sizes, largest = [f"{int(s):,}" for s in by_size], list(by_size.values())[-1]
+        figures = [
+            [f"{r[name][key]:.{digits}f}" for key, digits in (("seconds", 2), ("rss_mb", 0)) for r in by_size.values()]
+            for name in largest
+        ]
         lines += [
             f"### datasets {version}",
             "",
@@ -206,20 +197,11 @@ def section(found):
             "",
             *table(
                 ["measurement", *(f"{s}: s" for s in sizes), *(f"{s}: MB" for s in sizes)],
-                [
-                    [
-                        name,
-                        *(f"{r[name]['seconds']:.2f}" for r in by_size.values()),
-                        *(f"{r[name]['rss_mb']:.0f}" for r in by_size.values()),
-                    ]
-                    for name in largest
-                ],
+                [[name, *row] for name, row in zip(largest, figures, strict=True)],
             ),
-            "",
         ]
         if set(largest) == set(MEASUREMENTS):
-            rows = [[what, wanted, *(f"{v:.2f}" for v in values)] for what, wanted, *values in targets(by_size)]
-            lines += ["Targets (ratios at each size):", "", *table(["target", "wanted", *sizes], rows), ""]
+            lines += ["Targets (ratios at each size):", "", *targets(sizes, target_rows(by_size))]
         lines += [
             f"Cache on disk at {sizes[-1]} (MB), and `paired`'s size: {largest[PAIRED]['examples']:,} pairs.",
             "",
@@ -227,6 +209,5 @@ def section(found):
                 ["measurement", "Arrow cache", "extracted archives"],
                 [[n, f"{m['arrow_mb']:.1f}", f"{m['extracted_mb']:.1f}"] for n, m in largest.items() if _ours(n)],
             ),
-            "",
         ]
     return lines

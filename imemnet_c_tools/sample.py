@@ -4,8 +4,8 @@ tones, invented captions and VA, laid out like the real downloads.
     python -m imemnet_c_tools.sample data/sample
 
 writes the committed sample (deterministic: the same bytes on every run). Tests build their own
-fixtures from the same pieces: `jpeg_bytes`, `wav_bytes`, `write_annotations` and the archive
-writers.
+fixtures from the same pieces, and the benchmarks their data at every size: `jpeg_bytes` and
+`wav_bytes` (of any size), `write_annotations`, and `write_media` (a folder or an archive).
 """
 
 import argparse
@@ -114,6 +114,19 @@ def write_annotations(out, images=None, clips=None, pairs=None):
             f.writelines(f"{clip} {image} {score}\n" for clip, image, score in lines)
 
 
+def write_media(path, members, compression=zipfile.ZIP_DEFLATED):
+    """`{name: bytes}` (or `(name, bytes)` pairs, which may be a generator) into a zip, a tar or a
+    tar.gz, by the path's ending, else into the folder `path`."""
+    if path.endswith(".zip"):
+        return write_zip(path, members, compression)
+    if path.endswith((".tar", ".tar.gz")):
+        return write_tar(path, members, compress=path.endswith(".gz"))
+    for name, data in _pairs(members):
+        os.makedirs(os.path.dirname(os.path.join(path, name)), exist_ok=True)
+        with open(os.path.join(path, name), "wb") as f:
+            f.write(data)
+
+
 def write_zip(path, members, compression=zipfile.ZIP_DEFLATED):
     """A zip of `{name: bytes}` (or `(name, bytes)` pairs) with fixed timestamps, so that it is the
     same on every run."""
@@ -173,20 +186,16 @@ def write_sample(out, seed=0):
     emotic = {f"emotic/{subset}/images/{i}.jpg": media[i] for subset, ids in EMOTIC_IDS.items() for i in ids}
     first = f"emotic/mscoco/images/{EMOTIC_IDS['mscoco'][0]}.jpg"
     emotic[f"__MACOSX/{os.path.dirname(first)}/._{os.path.basename(first)}"] = b"\x00\x05\x16\x07 AppleDouble junk"
-    write_zip(os.path.join(out, "emotic.zip"), emotic)
+    write_media(os.path.join(out, "emotic.zip"), emotic)
 
-    iaps = os.path.join(out, "IAPS 1-20 Images")
-    os.makedirs(iaps, exist_ok=True)
-    for image_id in IAPS_IDS:
-        with open(os.path.join(iaps, f"{image_id}.JPG"), "wb") as f:
-            f.write(media[image_id])
-    with open(os.path.join(iaps, f"{REPEATED_IAPS_ID}.1.JPG"), "wb") as f:  # an IAPS variant no row names
-        f.write(jpeg_bytes("variant"))
+    iaps = {f"{image_id}.JPG": media[image_id] for image_id in IAPS_IDS}
+    iaps[f"{REPEATED_IAPS_ID}.1.JPG"] = jpeg_bytes("variant")  # an IAPS variant no row names
+    write_media(os.path.join(out, "IAPS 1-20 Images"), iaps)
 
     naps = {f"NAPS_BE/{i}.jpg": media[i] for i in NAPS_IDS + [NAPS_UNANNOTATED_ID]}
-    write_tar(os.path.join(out, "NAPS_BE.tar.gz"), naps, compress=True)
+    write_media(os.path.join(out, "NAPS_BE.tar.gz"), naps)
 
-    write_tar(os.path.join(out, "IMEMNet_clips.tar"), {f"clips/{c}.wav": wav_bytes(c) for c in CLIP_IDS})
+    write_media(os.path.join(out, "IMEMNet_clips.tar"), {f"clips/{c}.wav": wav_bytes(c) for c in CLIP_IDS})
     return images, clips, pairs
 
 
