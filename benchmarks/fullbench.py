@@ -3,6 +3,7 @@ seconds per item and peak memory as the count grows, at 1K, 4K and the full coun
 `realdata.full_count`'s tiny media in the real layouts. Each command runs in a fresh process on the
 cache the ones before it left (the first on a fresh one); `va_pairs, cold` on a fresh cache of its own."""
 
+import os
 import time
 
 from benchmarks import harness, pairbench, realdata
@@ -59,6 +60,45 @@ def read_media(data_dir, cache):
     return {"start": start, "items": items}
 
 
+def evaluate(data_dir, cache):
+    """`imemnet-c evaluate` of the test split, given all three kinds of prediction (noisy VA and
+    scores, random 64-d embeddings), written before the clock starts; items: the split's pairs."""
+    import numpy
+
+    from imemnet_c_tools import evaluate
+
+    items, rng = evaluate.split_items("test", data_dir=data_dir, cache_dir=cache), numpy.random.default_rng(0)
+    ids = {"image": items.image_ids, "clip": items.clip_ids}
+    va = numpy.clip(
+        numpy.concatenate([items.image_va, items.clip_va])
+        + rng.normal(0, 0.1, (len(ids["image"]) + len(ids["clip"]), 2)),
+        0,
+        1,
+    )
+    scores = numpy.clip(items.pair_scores + rng.normal(0, 0.1, len(items.pairs)), 0, 1)
+    paths = {name: os.path.join(cache, name) for name in ("va", "scores", "embeddings")}
+    with open(paths["va"], "w", encoding="utf-8") as f:
+        f.write("id,valence,arousal\n")
+        f.writelines(f"{item},{v},{a}\n" for item, (v, a) in zip([*ids["image"], *ids["clip"]], va, strict=True))
+    with open(paths["scores"], "w", encoding="utf-8") as f:
+        f.write("clip_id,image_id,score\n")
+        f.writelines(f"{ids['clip'][c]},{ids['image'][i]},{s}\n" for (c, i), s in zip(items.pairs, scores, strict=True))
+    embeddings = {f"{kind}_embeddings": rng.normal(size=(len(kind_ids), 64)) for kind, kind_ids in ids.items()}
+    numpy.savez(
+        paths["embeddings"] + ".npz", **embeddings, **{f"{kind}_ids": numpy.array(i) for kind, i in ids.items()}
+    )
+    start = time.time()
+    evaluate.evaluate(
+        "test",
+        va=paths["va"],
+        scores=paths["scores"],
+        embeddings=paths["embeddings"] + ".npz",
+        data_dir=data_dir,
+        cache_dir=cache,
+    )
+    return {"start": start, "items": len(items.pairs)}
+
+
 # fmt: off
 COMMANDS = [  # (name, module, function, arguments before data_dir and cache): in this order, on one cache per run
     ("check, cold", __name__, "check", []),
@@ -74,6 +114,7 @@ COMMANDS = [  # (name, module, function, arguments before data_dir and cache): i
     ("read the media bytes of the streamed pairs", __name__, "read_media", []),
     (pairbench.PLANS["warm"], "benchmarks.pairbench", "plan_epochs", [None]),
     (pairbench.PLANS["balanced"], "benchmarks.pairbench", "plan_epochs", [2]),
+    ("evaluate the test split (VA, scores, embeddings)", __name__, "evaluate", []),
 ]
 # fmt: on
 COLD_PLAN = (pairbench.PLANS["cold"], "benchmarks.pairbench", "plan_epochs", [None])  # on a fresh cache
@@ -126,6 +167,8 @@ def section(found):
         if full:
             seconds = {name: median(full, name, "seconds") for name, *_ in COMMANDS}
             lines.append(f"\nWarm `imemnet-c check` at full count: {seconds['check, warm']:.2f} s (target ≤ 1.0).")
+            evaluated = seconds["evaluate the test split (VA, scores, embeddings)"]
+            lines.append(f"\n`imemnet-c evaluate` of the test split at full count: {evaluated:.2f} s (target < 5).")
             media = seconds["read the media bytes of the streamed pairs"]
             for mode in ("one by one", "batches of 1,000"):
                 paired, annotations = seconds[f"stream paired, {mode}"], seconds[f"stream paired_annotations, {mode}"]
