@@ -497,18 +497,18 @@ def _positions(starts, total):
 
 
 def relevant_ranks(similarity, queries, candidates, tables):
-    """For each `Relevance` of `tables`, the rank of each entry's candidate among all `candidates` of
-    its query by `similarity(some queries, candidates)` (compared as float32): 1 + how many score
-    higher, candidates that score the same sharing the mean of their ranks (scipy.stats.rankdata's
-    "average")."""
+    """For each `Relevance` of `tables`, where each entry's candidate falls among all `candidates` of
+    its query by `similarity(some queries, candidates)` (compared as float32), as (entries, 2):
+    the first position its similarity holds (1 + how many score higher) and how many candidates hold
+    it (1 but for ties, which `per_query` scores as scikit-learn does)."""
     n_candidates = len(candidates)
-    ranks = [numpy.empty(len(table.queries)) for table in tables]
+    placed = [numpy.empty((len(table.queries), 2)) for table in tables]
     for start in range(0, len(queries), ROWS_PER_CHUNK):
         keys = _ordered(similarity(queries[start : start + ROWS_PER_CHUNK], candidates))
         # every row sorted, then numbered apart (2**32 per row): one search finds entries of any row
         row_apart = (numpy.arange(len(keys), dtype=numpy.int64) << 32)[:, None]
         ordered = (numpy.sort(keys, axis=1) + row_apart).ravel()
-        for table, rank in zip(tables, ranks, strict=True):
+        for table, place in zip(tables, placed, strict=True):
             entries = slice(*numpy.searchsorted(table.queries, [start, start + len(keys)]))
             rows = table.queries[entries] - start
             own = keys[rows, table.candidates[entries]] + row_apart[rows, 0]
@@ -517,8 +517,9 @@ def relevant_ranks(similarity, queries, candidates, tables):
             up_to = numpy.empty(len(own), numpy.int64)
             below[order] = numpy.searchsorted(ordered, own[order], "left")
             up_to[order] = numpy.searchsorted(ordered, own[order], "right")
-            rank[entries] = (rows + 1) * n_candidates - up_to + (up_to - below + 1) / 2
-    return ranks
+            place[entries, 0] = (rows + 1) * n_candidates - up_to + 1
+            place[entries, 1] = up_to - below
+    return placed
 
 
 def _cosine(queries, candidates):
@@ -546,20 +547,33 @@ def _ordered(similarities):
 RETRIEVAL_METRICS = [f"recall@{k}" for k in TOP_K] + ["median_rank", "map", f"ndcg@{TOP_K[-1]}"]
 
 
-def per_query(table, ranks):
-    """Each query's values (queries, metrics) in RETRIEVAL_METRICS' order, median_rank's column the
-    rank of its first relevant candidate: recall@k is the share of the query's relevant candidates
-    ranked within k; average precision (mAP's) the mean, over its relevant candidates, of the share
-    of relevant ones among those ranked up to each; nDCG@10 sums grade / log2(rank + 1) over the
-    top 10, divided by the same of the best order (linear gain, as sklearn.metrics.ndcg_score)."""
-    order = numpy.argsort(table.queries * (ranks.max(initial=0) + 1) + ranks)  # by query, then rank
-    ranks, grades, sizes = ranks[order], table.grades[order], table.sizes()
-    recalls = [numpy.add.reduceat(ranks <= k, table.starts) / sizes for k in TOP_K]
-    # the i-th best-ranked relevant candidate has i relevant ones up to it (among tied ones, in expectation)
-    average_precision = numpy.add.reduceat(_positions(table.starts, len(ranks)) / ranks, table.starts) / sizes
-    gains = numpy.where(ranks <= TOP_K[-1], grades / numpy.log2(ranks + 1), 0.0)
-    ndcg = numpy.add.reduceat(gains, table.starts) / table.ideal_dcg
-    return numpy.column_stack([*recalls, ranks[table.starts], average_precision, ndcg])
+def per_query(table, placed):
+    """Each query's values (queries, metrics) in RETRIEVAL_METRICS' order from where its relevant
+    candidates are `placed` (`relevant_ranks`). Without ties: recall@k is the share of the query's
+    relevant candidates ranked within k; median_rank's column the rank of its first relevant one;
+    average precision (mAP's) the mean, over its relevant candidates, of the share of relevant ones
+    among those ranked up to each; nDCG@10 sums grade / log2(rank + 1) over the top 10, divided by
+    the same of the best order (linear gain). Candidates of equal similarity are in an order not
+    known: recall@k and the first relevant rank are their expectation over the orders of the tied
+    ones, and, as in sklearn.metrics, nDCG@10 gives each the mean discount of the tied positions
+    (ndcg_score) and average precision takes tied ones as one threshold (average_precision_score),
+    so that a tie is never scored as if broken in the model's favour."""
+    first, tied = placed[:, 0], placed[:, 1]
+    order = numpy.lexsort((first, table.queries))  # by query, then position
+    first, tied, grades, sizes = first[order], tied[order], table.grades[order], table.sizes()
+    where = table.queries * (first.max(initial=0) + 1) + first  # sorted: by query, then position
+    up_to = numpy.searchsorted(where, where, "right") - numpy.repeat(table.starts, sizes)  # relevant to its tie's end
+    recalls = [numpy.add.reduceat(numpy.clip((k - first + 1) / tied, 0, 1), table.starts) / sizes for k in TOP_K]
+    first_rank = first[table.starts] - 1 + (tied[table.starts] + 1) / (up_to[table.starts] + 1)
+    average_precision = numpy.add.reduceat(up_to / (first + tied - 1), table.starts) / sizes
+    discounted = _DISCOUNTED[numpy.minimum(first + tied - 1, TOP_K[-1]).astype(int)]
+    discounted = discounted - _DISCOUNTED[numpy.minimum(first - 1, TOP_K[-1]).astype(int)]
+    ndcg = numpy.add.reduceat(grades * discounted / tied, table.starts) / table.ideal_dcg
+    return numpy.column_stack([*recalls, first_rank, average_precision, ndcg])
+
+
+# the sum of the first m discounts 1 / log2(position + 1), for m up to the nDCG's cut
+_DISCOUNTED = numpy.r_[0.0, numpy.cumsum(1 / numpy.log2(numpy.arange(2, TOP_K[-1] + 2)))]
 
 
 def chance(table, n_candidates):

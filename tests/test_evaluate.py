@@ -119,12 +119,34 @@ def test_exact_va_scores_rmse_0_and_ccc_1_and_a_constant_ccc_0(tmp_path, split):
     assert exact["image"]["items"] == len(held_out.images) and exact["music"]["items"] == len(held_out.clips)
 
 
-def test_imemnet_own_scores_give_spearman_1(tmp_path):
+def test_ccc_is_lins_an_affine_prediction_has_r_1_and_a_ccc_below_it_worked_by_hand(tmp_path):
+    held_out = HeldOut(SAMPLE, "test")
+    shrunk = [(item, 0.5 * valence + 0.25, 0.5 * arousal + 0.25) for item, valence, arousal in exact_va(held_out)]
+    result = evaluated(va=write_va(tmp_path / "shrunk.csv", shrunk))["va"]
+    for modality, annotated in (("image", held_out.images), ("music", held_out.clips)):
+        for column, dimension in enumerate(("valence", "arousal")):
+            truth = numpy.array([va[column] for va in annotated.values()])
+            predicted = 0.5 * truth + 0.25
+            by_hand = (
+                2
+                * numpy.cov(truth, predicted, bias=True)[0, 1]
+                / (truth.var() + predicted.var() + (truth.mean() - predicted.mean()) ** 2)
+            )
+            assert result[modality][dimension]["pearson"] == pytest.approx(1)
+            assert result[modality][dimension]["ccc"] == pytest.approx(by_hand) and by_hand < 0.99
+
+
+def test_imemnet_own_scores_give_spearman_1_and_so_does_any_increasing_function_of_them(tmp_path):
     held_out = HeldOut(SAMPLE, "test")
     scores = write_scores(tmp_path / "scores.csv", [(*pair, score) for pair, score in held_out.pairs.items()])
     result = evaluated(scores=scores)["scores"]
     assert result["spearman"] == pytest.approx(1) and result["kendall"] == pytest.approx(1)
     assert result["rmse"] == 0 and result["pairs"] == len(held_out.pairs)
+    squared = write_scores(tmp_path / "squared.csv", [(*pair, score**2) for pair, score in held_out.pairs.items()])
+    result = evaluated(scores=squared)["scores"]
+    assert result["spearman"] == pytest.approx(1) and result["kendall"] == pytest.approx(1)
+    by_hand = numpy.sqrt(numpy.mean([(score - score**2) ** 2 for score in held_out.pairs.values()]))
+    assert result["rmse"] == pytest.approx(by_hand) and by_hand > 0
 
 
 def test_recall_at_1_when_every_named_pair_ranks_first_is_the_figure_counted_by_hand(tmp_path):
@@ -181,6 +203,33 @@ def test_the_full_count_test_split_scores_exact_va_constant_va_and_imemnet_score
     assert all(
         flat[m][d]["ccc"] == pytest.approx(0, abs=1e-12) for m in ("image", "music") for d in ("valence", "arousal")
     )
+
+
+def test_the_full_count_test_split_scores_recall_at_1_as_counted_by_hand_when_every_named_pair_ranks_first(
+    full_count, tmp_path
+):
+    held_out = HeldOut(full_count, "test")
+    images, clips = list(held_out.images), list(held_out.clips)
+    image_at, clip_at = {image: n for n, image in enumerate(images)}, {clip: n for n, clip in enumerate(clips)}
+    rng = numpy.random.default_rng(0)  # an image a random direction of 512 (nearly apart), not an axis of 4,782 own
+    axes = rng.normal(size=(len(images), 512))
+    axes /= numpy.linalg.norm(axes, axis=1, keepdims=True)
+    partners = {"image_to_music": {}, "music_to_image": {}}
+    for clip, image in held_out.pairs:
+        partners["image_to_music"].setdefault(image, set()).add(clip)
+        partners["music_to_image"].setdefault(clip, set()).add(image)
+    clip_vectors = rng.normal(scale=1e-3, size=(len(clips), 512))
+    for clip, named in partners["music_to_image"].items():
+        clip_vectors[clip_at[clip]] += sum(axes[image_at[image]] for image in named)
+    result = evaluated(
+        "test", full_count, embeddings=write_embeddings(tmp_path / "e.npz", images, axes, clips, clip_vectors)
+    )
+    # music -> image: a clip's named images score about 1/sqrt(n), any other about 0: the first is named
+    named = partners["music_to_image"]
+    assert result["retrieval"]["music_to_image"]["recall@1"] == pytest.approx(
+        sum(1 / len(others) for others in named.values()) / len(named)
+    )
+    assert result["retrieval"]["music_to_image"]["queries"] == len(named)
 
 
 def command(*arguments, cwd=ROOT):
@@ -418,7 +467,7 @@ def test_the_per_query_metrics_are_sklearns_and_chance_is_their_expectation():
     table = protocol.Relevance.of(numpy.zeros(2, int), numpy.array([1, 4]), numpy.array([0.9, 0.3]))
     every = numpy.array(
         [
-            protocol.per_query(table, numpy.array(order, float)[[1, 4]])[0]
+            protocol.per_query(table, numpy.column_stack([numpy.array(order, float)[[1, 4]], numpy.ones(2)]))[0]
             for order in itertools.permutations(range(1, 7))
         ]
     )
@@ -427,12 +476,43 @@ def test_the_per_query_metrics_are_sklearns_and_chance_is_their_expectation():
     assert expected[3] == pytest.approx(every[:, 3].mean())  # the first relevant rank's expectation
 
 
-def test_ties_share_their_mean_rank_neither_best_nor_worst():
+def test_tied_similarities_are_scored_as_sklearn_scores_them_and_as_every_order_of_the_tied_would_be():
+    """Coarse similarities (EMOTIC's VA lie on a grid of ninths: the VA oracle ties by the hundred):
+    average precision and nDCG@10 are scikit-learn's, which take ties as such; recall@k and the first
+    relevant rank are their mean over every order of the tied candidates."""
+    rng = numpy.random.default_rng(5)
+    similarities = rng.integers(0, 3, (9, 7)) / 2  # three values among 7 candidates
+    grades = numpy.where(rng.random((9, 7)) < 0.35, rng.integers(1, 4, (9, 7)) / 3, 0.0)
+    grades[:, 3] = 1.0
+    queries, candidates = numpy.nonzero(grades)
+    table = protocol.Relevance.of(queries, candidates, grades[queries, candidates])
+    (placed,) = protocol.relevant_ranks(lambda q, c: q, similarities, numpy.zeros(7), [table])
+    values = protocol.per_query(table, placed)
+    for query in range(9):
+        relevant = grades[query] > 0
+        assert values[query, 4] == pytest.approx(metrics.average_precision_score(relevant, similarities[query]))
+        assert values[query, 5] == pytest.approx(
+            metrics.ndcg_score(grades[query : query + 1], similarities[query : query + 1], k=10)
+        )
+        orders = {  # every order of the candidates that keeps their similarities' order
+            tuple(sorted(range(7), key=lambda c, p=p: (-similarities[query, c], p[c])))
+            for p in itertools.permutations(range(7))
+        }
+        recalls = [[relevant[list(order[:k])].sum() / relevant.sum() for k in (1, 5, 10)] for order in orders]
+        firsts = [1 + numpy.flatnonzero(relevant[list(order)])[0] for order in orders]
+        assert values[query, :3] == pytest.approx(numpy.mean(recalls, axis=0))
+        assert values[query, 3] == pytest.approx(numpy.mean(firsts))
+
+
+def test_a_tie_is_neither_the_best_nor_the_worst_of_its_places():
     table = protocol.Relevance.of(numpy.zeros(1, int), numpy.array([2]), numpy.ones(1))
-    (ranks,) = protocol.relevant_ranks(
+    (placed,) = protocol.relevant_ranks(
         lambda q, c: q, numpy.array([[0.9, 0.5, 0.5, 0.5, -0.0]]), numpy.zeros(5), [table]
     )
-    assert ranks.tolist() == [3.0]  # 1 above it, and 3 at its similarity: ranks 2, 3, 4
+    assert placed.tolist() == [[2.0, 3.0]]  # 1 above it, and 3 at its similarity: places 2, 3 and 4
+    recall_at_1, recall_at_5, _, first_rank, average_precision, _ = protocol.per_query(table, placed)[0]
+    assert (recall_at_1, recall_at_5, first_rank) == (0, 1, 3)
+    assert average_precision == pytest.approx(1 / 4)  # scikit-learn's: one relevant among the 4 up to the tie's end
 
 
 def documented_commands(page, selected=lambda line: True):
