@@ -53,7 +53,10 @@ def manifest(data_dir, cache):
     """`imemnet-c check DATA_DIR --manifest FILE`: every media file a load uses, checked and hashed."""
     from imemnet_c_tools import cli
 
-    cli.main(["check", data_dir, "--cache-dir", cache, "--manifest", os.path.join(cache, "manifest.json")])
+    os.makedirs(cache, exist_ok=True)
+    status = cli.main(["check", data_dir, "--cache-dir", cache, "--manifest", os.path.join(cache, "manifest.json")])
+    if status != 0:
+        raise RuntimeError(f"imemnet-c check --manifest exited with {status}")
     return {}
 
 
@@ -61,7 +64,7 @@ def sha256sum(data_dir, cache):
     """The other route to the same digests: `sha256sum` over the media, extracted (outside the clock)."""
     extracted = os.path.join(cache, "extracted")
     for name in os.listdir(data_dir):
-        if name.endswith((".zip", ".tar.gz")):
+        if name.endswith((".zip", ".tar", ".tar.gz")):
             shutil.unpack_archive(os.path.join(data_dir, name), os.path.join(extracted, name))
     media = [
         os.path.join(folder, name)
