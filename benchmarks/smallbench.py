@@ -203,11 +203,16 @@ def section(found):
         if set(largest) == set(MEASUREMENTS):
             lines += ["Targets (ratios at each size):", "", *targets(sizes, target_rows(by_size))]
         lines += [
-            f"Cache on disk at {sizes[-1]} (MB), and `paired`'s size: {largest[PAIRED]['examples']:,} pairs.",
+            f"Cache on disk at {sizes[-1]} (MB; rows with none left out), and `paired`'s size: "
+            f"{largest[PAIRED]['examples']:,} pairs.",
             "",
             *table(
                 ["measurement", "Arrow cache", "extracted archives"],
-                [[n, f"{m['arrow_mb']:.1f}", f"{m['extracted_mb']:.1f}"] for n, m in largest.items() if _ours(n)],
+                [
+                    [n, f"{m['arrow_mb']:.1f}", f"{m['extracted_mb']:.1f}"]
+                    for n, m in largest.items()
+                    if _ours(n) and m["arrow_mb"] + m["extracted_mb"] > 0
+                ],
             ),
         ]
     return lines
