@@ -11,7 +11,7 @@ import tarfile
 import zipfile
 
 import pytest
-from conftest import SAMPLE, file_events
+from conftest import ROOT, SAMPLE, file_events
 
 import imemnet_c
 from imemnet_c_tools import cli, manifest, sample
@@ -61,12 +61,20 @@ def hashed(text):
     return int(found[1].replace(",", "")), int(found[2].replace(",", ""))
 
 
+def as_documented(option, file):
+    """The options docs/check.md gives `imemnet-c check DATA_DIR` with `option`, its FILE as `file`."""
+    with open(os.path.join(ROOT, "docs", "check.md"), encoding="utf-8") as f:
+        blocks = re.findall(r"```bash\n(.*?)```", f.read(), flags=re.S)
+    lines = [line.split(" #")[0].split() for block in blocks for line in block.splitlines()]
+    (line,) = [line for line in lines if line[:2] == ["imemnet-c", "check"] and option in line]
+    return [file if word.endswith(".json") else word for word in line[3:]]
+
+
 def test_a_manifest_holds_every_media_file_by_id_and_round_trips_with_its_sha256_printed(
     capsys, tmp_path, downloads, cache
 ):
     written = tmp_path / "manifest.json"
-    # as docs/check.md shows it (with this test's cache)
-    status, text = check(capsys, downloads, "--manifest", written, *cache)
+    status, text = check(capsys, downloads, *as_documented("--manifest", written), *cache)
     assert status == 0
     printed = re.search(r"written to .*manifest\.json, its sha256: ([0-9a-f]{64})", text)[1]
     assert printed == sha256(written.read_bytes())
@@ -105,8 +113,7 @@ def test_against_names_every_id_whose_file_differs_is_missing_or_is_extra_and_ex
     clips["clips/3004-21.wav"] = sample.wav_bytes("another tone")  # differs, in a tar
     sample.write_tar(str(downloads / "IMEMNet_clips.tar"), clips)
 
-    # as docs/check.md shows it (with this test's cache)
-    status, text = check(capsys, downloads, "--against", earlier, *cache)
+    status, text = check(capsys, downloads, *as_documented("--against", earlier), *cache)
     assert status == 1
     assert f"Against {earlier}: 2 differ, 1 missing, 1 extra" in text
     assert re.search(r"differs  audio 3004-21 \(clips\): clips/3004-21.wav in IMEMNet_clips.tar: sha256 ", text)
