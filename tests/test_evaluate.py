@@ -445,21 +445,27 @@ def test_the_bootstrap_replicates_are_the_libraries_metrics_of_the_resampled_ite
     assert numpy.isnan(protocol.regression_replicates(truth, predicted, alone)[:, 2]).all()
 
 
+def per_query_as_sklearn(similarities, grades):
+    """The per-query metrics of queries x candidates `similarities` and relevance `grades`, having
+    checked that their average precision and nDCG@10 are scikit-learn's."""
+    queries, candidates = numpy.nonzero(grades)
+    table = protocol.Relevance.of(queries, candidates, grades[queries, candidates])
+    (placed,) = protocol.relevant_ranks(lambda q, c: q, similarities, numpy.zeros(similarities.shape[1]), [table])
+    values = protocol.per_query(table, placed)
+    for query, (relevant, similarity) in enumerate(zip(grades > 0, similarities, strict=True)):
+        assert values[query, 4] == pytest.approx(metrics.average_precision_score(relevant, similarity))
+        assert values[query, 5] == pytest.approx(metrics.ndcg_score(grades[[query]], similarities[[query]], k=10))
+    return values
+
+
 def test_the_per_query_metrics_are_sklearns_and_chance_is_their_expectation():
     rng = numpy.random.default_rng(2)
     similarities = rng.random((7, 30))
     grades = numpy.where(rng.random((7, 30)) < 0.2, rng.random((7, 30)), 0.0)
     grades[:, 0] = 0.5  # every query has a relevant candidate
-    queries, candidates = numpy.nonzero(grades)
-    table = protocol.Relevance.of(queries, candidates, grades[queries, candidates])
-    (ranks,) = protocol.relevant_ranks(lambda q, c: q, similarities, numpy.zeros(30), [table])
-    values = protocol.per_query(table, ranks)
+    values = per_query_as_sklearn(similarities, grades)
     for query in range(7):
         relevant = grades[query] > 0
-        assert values[query, 4] == pytest.approx(metrics.average_precision_score(relevant, similarities[query]))
-        assert values[query, 5] == pytest.approx(
-            metrics.ndcg_score(grades[query : query + 1], similarities[query : query + 1], k=10)
-        )
         order = numpy.argsort(-similarities[query])
         assert values[query, 0] == numpy.sum(relevant[order[:1]]) / relevant.sum()
         assert values[query, 3] == 1 + numpy.flatnonzero(relevant[order])[0]
@@ -484,16 +490,9 @@ def test_tied_similarities_are_scored_as_sklearn_scores_them_and_as_every_order_
     similarities = rng.integers(0, 3, (9, 7)) / 2  # three values among 7 candidates
     grades = numpy.where(rng.random((9, 7)) < 0.35, rng.integers(1, 4, (9, 7)) / 3, 0.0)
     grades[:, 3] = 1.0
-    queries, candidates = numpy.nonzero(grades)
-    table = protocol.Relevance.of(queries, candidates, grades[queries, candidates])
-    (placed,) = protocol.relevant_ranks(lambda q, c: q, similarities, numpy.zeros(7), [table])
-    values = protocol.per_query(table, placed)
+    values = per_query_as_sklearn(similarities, grades)
     for query in range(9):
         relevant = grades[query] > 0
-        assert values[query, 4] == pytest.approx(metrics.average_precision_score(relevant, similarities[query]))
-        assert values[query, 5] == pytest.approx(
-            metrics.ndcg_score(grades[query : query + 1], similarities[query : query + 1], k=10)
-        )
         orders = {  # every order of the candidates that keeps their similarities' order
             tuple(sorted(range(7), key=lambda c, p=p: (-similarities[query, c], p[c])))
             for p in itertools.permutations(range(7))
