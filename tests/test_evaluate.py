@@ -331,6 +331,11 @@ def test_a_missing_prediction_is_an_error_naming_it_unless_allow_missing_which_c
         evaluated(embeddings=embeddings)
     retrieval = evaluated(embeddings=embeddings, allow_missing=True)["retrieval"]
     assert retrieval["missing_images"] == 1 and retrieval["missing_clips"] == len(held_out.clips) - 1
+    (first_pair, _), *others = held_out.pairs.items()
+    scores = write_scores(tmp_path / "s.csv", [(*pair, score) for pair, score in others])
+    with pytest.raises(protocol.BadInput, match=" ".join(first_pair)):
+        evaluated(scores=scores)
+    assert evaluated(scores=scores, allow_missing=True)["scores"]["missing"] == 1
 
 
 VA_ROWS = [("1001", "0.5", "0.5"), ("3001-9", "0.5", "0.5")]
@@ -364,6 +369,24 @@ BAD_INPUT = {  # case: (file kind, its content, what the error says)
     "embedding duplicated id": ("embeddings", {"image_ids": ["1001", "1001"]}, r"image_ids row 1: id '1001' again"),
     "embedding unknown id": ("embeddings", {"clip_ids": ["9999-1"]}, r"clip_ids row 0: '9999-1' is no clip"),
     "embedding absent array": ("embeddings", {"clip_ids": None}, r"has no array clip_ids"),
+    "unknown image": ("scores", [("3001-9", "9999", "0.5")], r"line 2: image_id '9999' is no image"),
+    "embedding infinity": (
+        "embeddings",
+        {"clip_embeddings": [[numpy.inf, 1]]},
+        r"clip_embeddings row 0 \(id '3001-9'\) holds NaN or infinity",
+    ),
+    "embedding unknown image": ("embeddings", {"image_ids": ["1001", "9999"]}, r"image_ids row 1: '9999' is no image"),
+    "embedding widths differ": (
+        "embeddings",
+        {"clip_embeddings": [[1, 1, 1]]},
+        r"image and clip embeddings differ in width \(\[2, 3\]\)",
+    ),
+    "embedding rows short": ("embeddings", {"image_embeddings": [[1, 0]]}, r"expected numbers of shape \(2, width\)"),
+    "embedding ids not text": (
+        "embeddings",
+        {"clip_ids": [3001]},
+        r"clip_ids is a int64 array of shape \(1,\), expected",
+    ),
 }
 
 

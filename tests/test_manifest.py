@@ -163,7 +163,29 @@ def test_a_manifest_reads_each_file_of_the_download_as_often_as_a_check_without_
     assert str(downloads / "IMEMNet_clips.tar") in opened[1] and hashed(text) == (24, 24)
 
 
+GOOD_ENTRY = {"modality": "image", "id": "1001", "source": "iaps", "path": "1001.jpg", "size": 3, "sha256": "a" * 64}
+
+
+def one_entry(**changed):
+    """A manifest of one entry, GOOD_ENTRY with fields `changed` (None: left out)."""
+    entry = {key: value for key, value in {**GOOD_ENTRY, **changed}.items() if value is not None}
+    return json.dumps(manifest.make(["image"], [entry]))
+
+
 BAD_MANIFESTS = {  # (what the file holds, what the error says of it)
+    "no configs": (json.dumps({**manifest.make(["image"], []), "configs": []}), "configs is [], expected some of"),
+    "files not a list": (json.dumps({**manifest.make(["image"], []), "files": {}}), "files is dict, expected a list"),
+    "an entry not an object": (
+        json.dumps({**manifest.make(["image"], []), "files": ["1001.jpg"]}),
+        "files[0]: '1001.jpg' is not a file",
+    ),
+    "another modality": (one_entry(modality="video"), "files[0]: modality is 'video', expected one of"),
+    "an empty id": (one_entry(id=""), "files[0]: id is '', expected text"),
+    "no source": (one_entry(source=None), "files[0]: source is None, expected text"),
+    "no path nor member": (one_entry(path=None), "files[0]: it says neither a path nor an archive and member"),
+    "a member without its archive": (one_entry(path=None, member="a.jpg"), "neither a path nor an archive and member"),
+    "a negative size": (one_entry(size=-1), "files[0]: size is -1, expected a number of bytes"),
+    "a size as text": (one_entry(size="3"), "files[0]: size is '3', expected a number of bytes"),
     "absent": (None, "no such file"),
     "not JSON": ("{'files': ", "is not a manifest (Expecting property name"),
     "another JSON": ('{"files": []}', "is not an imemnet-c media manifest"),
