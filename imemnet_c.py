@@ -431,7 +431,7 @@ class ImemnetC(datasets.ArrowBasedBuilder):
                 name: [lookups[name].get(getattr(row, on), NO_ROW) for row in rows] for name, (_, on) in joins.items()
             }
             table = {
-                column: [files[spec] for _, files in batch]
+                column: _media_values([files[spec] for _, files in batch])
                 if isinstance(spec, Modality)
                 else _values(spec, rows, joined)
                 for column, spec in columns.items()
@@ -449,6 +449,18 @@ def _values(column, rows, joined):
     lookup, _, field = field.rpartition(".")
     values = map(operator.attrgetter(field), joined[lookup] if lookup else rows)
     return list(map(function[0], values) if function else values)
+
+
+def _media_values(files):
+    """An Image or Audio column in storage form from `Media.file`'s {"bytes", "path"}: made from its
+    two fields' arrays, as pyarrow converts a list of dicts twenty times slower."""
+    return pyarrow.StructArray.from_arrays(
+        [
+            pyarrow.array([file["bytes"] for file in files], pyarrow.binary()),
+            pyarrow.array([file["path"] for file in files], pyarrow.string()),
+        ],
+        names=["bytes", "path"],
+    )
 
 
 _Key = getattr(datasets.builder, "Key", None)  # datasets 5 and newer

@@ -32,7 +32,7 @@ from .imemnet_c_archives import (
     is_archive,
     progress,
 )
-from .imemnet_c_checks import CHECKS_VERSION, IMAGES, check_member, examined, media_file_id, media_problem
+from .imemnet_c_checks import CHECKS_VERSION, IMAGES, check_member, examined, media_file_id
 
 __all__ = [
     "data_dir_files",
@@ -311,6 +311,7 @@ class Media:
         self.duplicates, self.archives, self.listed, self.loose, self.searched = [], {}, {}, [], ""
         self.hashed = []
         self._checked = {}  # the problem of each file read, by location: for every shard this process reads
+        self._kept_verdicts = {}  # those of each folder of loose files and of each archive, read once a process
 
     @classmethod
     def find(cls, found, needed, cache_root, extract, unreadable_archives=None, hash_media=False):
@@ -377,26 +378,27 @@ class Media:
         """Rows in chunks: prepared, in the annotation file's order; streamed, in the order their
         media lie in (pairs: by clip, so that each archive is read front to back and each clip once)."""
         if not self.extracted:
-            located = sorted(
-                located,
-                key=lambda row_where: tuple((where.container, where.offset or 0) for where in row_where[1].values()),
-            )
+            places = {location for _, where in located for location in where.values()}
+            order = {location: rank for rank, location in enumerate(sorted(places, key=_place))}
+            located = sorted(located, key=lambda row_where: [order[where] for where in row_where[1].values()])
         return chunks(located, rows_per_shard)
 
     def read(self, shards, skip_unreadable):
         """(shard index, row, {modality: file}) for every row of the shards whose media files are
-        all readable; the others are an error, or with `skip_unreadable` left out and counted."""
+        all readable, by the verdicts `checker` keeps (a file not checked before is checked from the
+        bytes read here); the others are an error, or with `skip_unreadable` left out and counted."""
         skipped, members = 0, self.reader()
-        for index, shard in enumerate(shards):
-            for row, where in shard:
-                files = {modality: self.file(location, members) for modality, location in where.items()}
-                problem = next(filter(None, (self.problem(where[m], m, files[m]) for m in where)), None)
-                if problem is None:
-                    yield index, row, files
-                elif skip_unreadable:
-                    skipped += 1
-                else:
-                    raise ValueError(problem + UNREADABLE_ADVICE)
+        with self.checker() as checked:
+            for index, shard in enumerate(shards):
+                for row, where in shard:
+                    files = {modality: self.file(location, members) for modality, location in where.items()}
+                    problem = next(filter(None, (self._problem(checked, where[m], m, files[m]) for m in where)), None)
+                    if problem is None:
+                        yield index, row, files
+                    elif skip_unreadable:
+                        skipped += 1
+                    else:
+                        raise ValueError(problem + UNREADABLE_ADVICE)
         if skipped:
             logger.warning(f"missing_media='skip': left out {skipped} examples whose media files are unreadable.")
 
@@ -421,27 +423,27 @@ class Media:
             )
         return readable
 
-    def problem(self, location, modality, file):
-        """What makes the media `file` (`Media.file`'s) at `location` unusable, or None: checked once
-        per process, as pairs share their clips and pictures."""
+    def _problem(self, checked, location, modality, file):
+        """What makes the media `file` (`Media.file`'s) at `location` unusable, or None, by `checked`
+        (`checker`'s): asked once per process, as pairs share their clips and pictures."""
         if location not in self._checked:
-            with _opened(file) as stream:
-                self._checked[location] = media_problem(stream, location.size, file["path"], modality)
+            self._checked[location] = checked(location, modality, lambda: _opened(file))
         return self._checked[location]
 
     @contextlib.contextmanager
     def checker(self, digests=None):
-        """`with media.checker() as problem:` a function `problem(location, modality)` saying what
-        makes the media file at `location` unusable, or None, by the checks `read` makes. A tar's
-        members were checked when it was listed; a loose file or zip member is read as far as the
-        check needs (its header and, for pictures, its last bytes), and the verdict is kept in the
+        """`with media.checker() as problem:` a function `problem(location, modality[, opened])`
+        saying what makes the media file at `location` unusable, or None, by the checks `read` makes.
+        A tar's members were checked when it was listed; a loose file or zip member is read (from
+        `opened()`, where its bytes are at hand) as far as the check needs (its header and, for
+        pictures, its last bytes), and the verdict is kept in the
         cache under what it was made from (the file's size and modification time; the zip's
         listing): an unchanged download is not read again, a changed file is checked anew.
 
         With a dict as `digests`, `problem` also puts there the sha256 of each file, by location,
         kept with its verdict under the same stamp: a file is read whole, once, for both (a tar's
         member is not read at all if it was hashed as its archive was listed: see `make_plans`)."""
-        stores = {}  # the kept verdicts of each folder of loose files and of each archive, read once
+        stores = self._kept_verdicts
 
         def kept(container, path):
             if container not in stores:
@@ -450,13 +452,13 @@ class Media:
 
         members = self.reader()
 
-        def problem(location, modality):
+        def problem(location, modality, opened=None):
             if location.member is None:
                 folder, _, name = location.container.rpartition("/")
                 store = kept(folder, lambda: f"{self.cache_root}/{ARCHIVE_CACHE}/folders/{digest(folder)}.json")
                 stat = os.stat(location.container)
                 stamp, listed = [CHECKS_VERSION, stat.st_size, stat.st_mtime_ns], None
-                opened = lambda: io.open(location.container, "rb")  # noqa: E731, UP020  (see Archives)
+                opened = opened or (lambda: io.open(location.container, "rb"))  # noqa: UP020  (see Archives)
             else:
                 archive = self.listed[location.container]
                 name, store = location.member, kept(archive.folder, lambda: f"{archive.folder}/checks.json")
@@ -464,7 +466,7 @@ class Media:
                     [CHECKS_VERSION, location.size, location.offset],
                     archive.problems,
                 )  # a tar's, made as it was listed
-                opened = lambda: members.open(location)  # noqa: E731
+                opened = opened or (lambda: members.open(location))
             entry = store.entry(name, stamp)  # [stamp, verdict] or [stamp, verdict, sha256]
             if entry is None and listed is not None:
                 entry = [stamp, listed.get(name)]
@@ -535,6 +537,7 @@ class _KeptVerdicts:
         with io.open(partial, "w", encoding="utf-8") as f:  # noqa: UP020  (see Archives)
             json.dump({**self._read(), **self.new}, f)
         os.replace(partial, self.path)
+        self.new = {}
 
     def _read(self):
         try:
@@ -557,6 +560,11 @@ def _is_kept_entry(entry):
 
 
 UNREADABLE_ADVICE = ' Replace it with a good copy (download it again), or pass missing_media="skip" to leave it out.'
+
+
+def _place(location):
+    """Where a media file lies: its container, then its offset there."""
+    return location.container, location.offset or 0
 
 
 def _describe(location):
