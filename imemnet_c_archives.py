@@ -64,7 +64,7 @@ class Location(NamedTuple):
     offset: int | None = None  # where the member's data lie in its archive (a tar's: in the uncompressed tar)
 
 
-_INDEX_VERSION = 5  # 2: a tar's media checks; 3: a name held twice, its last copy; 4: left-out reasons as plain text; 5: one seek-points.bin
+_INDEX_VERSION = 6  # 2: a tar's media checks; 3: a name held twice, its last copy; 4: left-out reasons as plain text; 5: one seek-points.bin; 6: seek points every 2 MiB, their windows compressed
 DECOMPRESSORS = {
     "bzip2": bz2.open,
     "xz": lzma.open,
@@ -184,8 +184,7 @@ class Archive:
             file = stack.enter_context(io.open(self.path, "rb"))  # noqa: UP020  (see Archives)
             return functools.partial(_zip_member, stack.enter_context(zipfile.ZipFile(file)), file.fileno())
         if self.compression == "gzip":
-            stream = stack.enter_context(rapidgzip.open(self.path, parallelization=0))
-            stream.import_index(self.seek_points)
+            stream = stack.enter_context(_seek_point_reader(self.path, self.seek_points))
         elif self.compression:  # bzip2, xz: no seek points, so read from the decompressed copy
             stream = stack.enter_context(io.open(self.decompressed(), "rb"))  # noqa: UP020  (see Archives)
         else:
@@ -318,7 +317,9 @@ class Archive:
             raise ValueError("it is neither a zip nor a tar archive")
         with contextlib.ExitStack() as stack:
             if self.compression == "gzip":
-                stream = stack.enter_context(rapidgzip.open(self.path, parallelization=0))
+                stream = stack.enter_context(
+                    rapidgzip.RapidgzipFile(self.path, parallelization=0, chunk_size=_SEEK_POINT_SPACING)
+                )
                 position = lambda: stream.tell_compressed() // 8  # noqa: E731  (rapidgzip counts bits)
             else:
                 raw = stack.enter_context(open(self.path, "rb"))
@@ -332,7 +333,7 @@ class Archive:
                 self.seek_points = os.path.join(self.folder, _SEEK_POINTS)
                 self._seek_points_written = f"{self.seek_points}.{uuid.uuid4().hex}.partial"
                 with self._writing("the seek points"):  # named by `_keep`, with the listing naming them
-                    stream.export_index(self._seek_points_written)
+                    stream.export_index(self._seek_points_written, rapidgzip.IndexFormat.GZTOOL)
 
     def _write(self, name, source, target=None):
         """Writes a member under its name (or as `target`), whole or not at all (a partial file never
@@ -490,9 +491,21 @@ def _trusted_members(content, path, is_zip, data_size):
 def _uncompressed_size(path, seek_points, modified):
     """The size of a tar.gz's data, from its seek points, which must import (damaged ones raise
     "Magic bytes do not match!"): once per process and version of the seek points."""
-    with rapidgzip.open(path, parallelization=0) as stream:
-        stream.import_index(seek_points)
+    with _seek_point_reader(path, seek_points) as stream:
         return stream.seek(0, io.SEEK_END)
+
+
+def _seek_point_reader(path, seek_points):
+    """A tar.gz opened for random reads through its seek points. One thread: what each reader (every
+    DataLoader worker, every rank) holds is its seek points and a cache of about sixteen decompressed
+    chunks, each as wide as the spacing; a second thread grows that cache by half for no faster read."""
+    stream = rapidgzip.RapidgzipFile(path, parallelization=1, chunk_size=_SEEK_POINT_SPACING)
+    try:
+        stream.import_index(seek_points)
+    except BaseException:
+        stream.close()
+        raise
+    return stream
 
 
 class UnreadableArchive(ValueError):
@@ -525,6 +538,10 @@ def _read_by_a_prepared_dataset(folder):
 
 
 _SEEK_POINTS = "seek-points.bin"
+# Seek points every 2 MiB of the tar.gz, exported in gztool's format, whose windows hold only the bytes
+# the data after them refer to, compressed: a narrow spacing keeps each reader's chunk cache small and
+# its reads fast, and compressed windows keep that many seek points small (benchmarks/seekpoints.py).
+_SEEK_POINT_SPACING = 2 << 20
 _ABANDONED_AFTER = 3600  # seconds: a partial file of the cache not written for this long is a dead process's
 
 

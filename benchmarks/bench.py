@@ -3,7 +3,7 @@
     python -m benchmarks.bench [--sizes 1000 4000 16000] [--runs 3]        many small files (make bench)
     python -m benchmarks.bench --realistic [--clips 800] [--pictures 1000]  real sizes, training pairs (make bench-realistic)
     python -m benchmarks.bench --full-count [--counts 1000 4000 0]         every command at 1K, 4K, full count (make bench-full)
-    python -m benchmarks.bench --seek-points [--archive A.tar.gz]          a tar.gz's seek points per spacing
+    python -m benchmarks.bench --seek-points [--archive A.tar.gz]          a tar.gz's seek-point readers per spacing
     python -m benchmarks.bench --report                                    BENCHMARKS.md from the kept results only
 
 Each run keeps its results in --results (one file per mode and datasets version, with the commit it
@@ -33,9 +33,9 @@ OPTIONS = [  # (option, default, help); a list default takes one or more whole n
     ("--counts", [1000, 4000, 0], "full count: items per modality, 0 the full count"),
     ("--reference", REFERENCE, "full count: the real annotation files, read in place"),
     ("--archive", None, "seek points: the tar.gz (default: the realistic data's clips)"),
-    ("--chunk-mib", [4, 8, 16, 32], "seek points: spacings"),
-    ("--reads", 40, "seek points: random member reads per spacing"),
-    ("--parallelization", [0], "seek points: reader threads; 0: all cores"),
+    ("--chunk-mib", [2, 4, 16, 32], "seek points: spacings"),
+    ("--reads", 40, "seek points: random member reads per reader and spacing"),
+    ("--parallelization", [0, 1], "seek points: rapidgzip's reader threads; 0: all cores"),
 ]
 
 

@@ -302,6 +302,43 @@ def test_a_zip_member_changed_in_place_is_an_error_naming_it_not_other_bytes(tmp
         assert data == picture, "changed bytes were read as the member's"
 
 
+READING_AT_RANDOM = textwrap.dedent(
+    """
+    import random, sys
+    sys.path.insert(0, {root!r})
+    import imemnet_c
+    def status(key):
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith(key + ":"))
+    archive = imemnet_c.Archive({path!r}, {cache!r})
+    members, reader = archive.members(), imemnet_c.MemberReader({{archive.path: archive}})
+    memory, threads = status("VmRSS"), status("Threads")
+    for location in random.Random(0).sample(members, len(members)) * 2:
+        reader.read(location)
+    print((status("VmRSS") - memory) / 1024, status("Threads") - threads)
+    """
+)
+
+
+def test_a_reader_of_a_tar_gz_holds_small_seek_points_and_a_bounded_cache(tmp_path):
+    # What every reader (each DataLoader worker, each rank) holds at 45 GB: its seek points, which
+    # grow with the archive (their windows compressed: under 0.1% of it, where whole windows take 1.5%),
+    # and rapidgzip's cache of decompressed chunks, bounded (no thread of its own, 2 MiB chunks: about
+    # 42 MB; 4 MiB chunks take 73 MB, a thread per core 50 to 70 MB). 70 MB of clips as hard to compress as
+    # recorded music (the realistic benchmark's), read in a process of its own, every member twice.
+    path, cache = tmp_path / "clips.tar.gz", tmp_path / "cache"
+    clips = {f"clips/{i}.wav": sample.wav_bytes(i, 10.0, 44100, channels=2, noise=900) for i in range(40)}
+    sample.write_tar(str(path), clips, compress=True)
+    script = READING_AT_RANDOM.format(root=ROOT, path=str(path), cache=str(cache))
+    reading = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=TIMEOUT)
+    assert reading.returncode == 0, reading.stderr[-3000:]
+    kept = imemnet_c.Archive(str(path), str(cache))
+    kept.members()
+    assert os.path.getsize(kept.seek_points) < os.path.getsize(path) / 1000
+    memory_mb, threads = reading.stdout.split()
+    assert float(memory_mb) < 50 and threads == "0"
+
+
 def test_streamed_pairs_come_grouped_by_clip_in_the_archives_order_each_clip_read_once(
     downloads, tmp_path, monkeypatch
 ):
