@@ -116,6 +116,7 @@ class Archive:
         self.problems = None  # a tar's `check_member` answers, once listed: {member: why it is unusable}
         self._check_member = check_member
         self._members = None
+        self._directories_inside = {}  # {directory under files/: whether it resolves inside files/}
 
     @contextlib.contextmanager
     def _writing(self, what):
@@ -154,11 +155,17 @@ class Archive:
 
     def _extraction_target(self, name):
         """Where a member is extracted, checked to stay inside the folder once links are resolved: a
-        link planted in a shared cache must not lead a write, or a prepared load's reads, elsewhere."""
-        target, files = self.extracted(name), os.path.join(os.path.realpath(self.folder), "files")
-        if not os.path.realpath(target).startswith(files + os.sep):
+        link planted in a shared cache must not lead a write, or a prepared load's reads, elsewhere.
+        Each directory is resolved once (its members are many), then the member itself must be no link."""
+        target = self.extracted(name)
+        directory = target.rpartition("/")[0]
+        if directory not in self._directories_inside:
+            files = os.path.join(os.path.realpath(self.folder), "files")
+            inside = (os.path.realpath(directory) + os.sep).startswith(files + os.sep)
+            self._directories_inside[directory] = inside
+        if not self._directories_inside[directory] or os.path.islink(target):
             raise UntrustedCache(
-                f"{target} leads outside the cache folder {files} (a link put there?): remove {self.folder} "
+                f"{target} leads outside the cache folder {self.folder}/files (a link put there?): remove {self.folder} "
                 "and load again."
             )
         return target

@@ -1,6 +1,6 @@
 """The benchmarks behind BENCHMARKS.md. From the repository's root:
 
-    python -m benchmarks.bench [--sizes 1000 4000 16000] [--runs 3]        many small files (make bench)
+    python -m benchmarks.bench [--sizes 2000 16000] [--runs 3]             many small files (make bench)
     python -m benchmarks.bench --realistic [--clips 800] [--pictures 1000]  real sizes, training pairs (make bench-realistic)
     python -m benchmarks.bench --full-count [--counts 1000 4000 0]         every command at 1K, 4K, full count (make bench-full)
     python -m benchmarks.bench --seek-points [--archive A.tar.gz]          a tar.gz's seek-point readers per spacing
@@ -27,7 +27,7 @@ OPTIONS = [  # (option, default, help); a list default takes one or more whole n
     ("--work", None, "where the data and caches go (default: /tmp/imemnet-c-<mode>)"),
     ("--results", "/tmp/imemnet-c-results", "where each mode keeps its results"),
     ("--out", "BENCHMARKS.md", "the report, written whole (its Findings kept)"),
-    ("--sizes", [1000, 4000, 16000], "small files: examples per modality"),
+    ("--sizes", [2000, 16000], "small files: examples per modality"),
     ("--clips", 800, "realistic and seek points: 10 s stereo clips"),
     ("--pictures", 1000, "realistic and seek points: 640x480 JPEGs"),
     ("--counts", [1000, 4000, 0], "full count: items per modality, 0 the full count"),

@@ -4,7 +4,7 @@ asks for, `write_annotations`, `write_media`). Each data_dir is written once, th
 
 - `small_files(root, size)`: `size` 128x128 noise JPEGs (about 12 KB) in a stored zip and `size`
   3 s 16 kHz mono WAVs (96 KB) in a tar under `archives/`, the same files as folders with the
-  metadata.csv of imagefolder and audiofolder under `folders/`; five pairs per clip.
+  metadata.csv of imagefolder and audiofolder (`folder_metadata`) under `folders/`; five pairs per clip.
 - `realistic(root, clips, pictures)`: 10 s 44.1 kHz stereo WAVs (1.76 MB, compressing to about 97 %
   like recorded music) in one tar.gz (`targz/`) or one deflated zip (`zip/`), 640x480 JPEGs (about
   150 KB, like EMOTIC's photographs) half in a zip and half in a folder; five pairs per picture.
@@ -61,7 +61,7 @@ def _once(write):
 
 
 def _synthetic_annotations(folders, rng, images, clips, pairs, caption, held_out):
-    """Into each of `folders`: random VA for `images` and `clips` (returned), `caption` numbered, and
+    """Into each of `folders`: random VA for `images` and `clips`, `caption` numbered, and
     `(clip, image)` pairs with random scores, shuffled: all of them train, the first `held_out` val too
     and the next `held_out` test."""
     va = {i: (round(rng.random(), 6), round(rng.random(), 6)) for i in images + clips}
@@ -74,7 +74,6 @@ def _synthetic_annotations(folders, rng, images, clips, pairs, caption, held_out
             clips=[(c, *va[c], caption.format(n)) for n, c in enumerate(clips)],
             pairs={"train": pairs, "val": pairs[:held_out], "test": pairs[held_out : 2 * held_out]},
         )
-    return va
 
 
 @_once
@@ -84,7 +83,7 @@ def small_files(root, size):
     pairs = [(clip, rng.choice(images)) for clip in clips for _ in range(PAIRS_PER_ITEM)]
     folders = [os.path.join(root, layout) for layout in ("archives", "folders")]
     caption = "A synthetic clip number {}, calm and slow."
-    va = _synthetic_annotations(folders, rng, images, clips, pairs, caption, min(100, len(pairs) // 4))
+    _synthetic_annotations(folders, rng, images, clips, pairs, caption, min(100, len(pairs) // 4))
     pictures = media(images, lambda seed: sample.jpeg_bytes(seed, (128, 128), 80, grain=128), 64)
     tones = media(clips, lambda seed: sample.wav_bytes(seed, 3.0, 16000, noise=300), 32)
     for files, archive, inside, extension in (
@@ -93,11 +92,10 @@ def small_files(root, size):
     ):
         members = [(f"{inside}/{i}.{extension}", data) for i, data in files]
         sample.write_media(os.path.join(root, "archives", archive), members, zipfile.ZIP_STORED)
-        folder = os.path.join(root, "folders", "images" if extension == "jpg" else "clips")
+        modality = "images" if extension == "jpg" else "clips"
+        folder = os.path.join(root, "folders", modality)
         sample.write_media(folder, [(f"files/{i}.{extension}", data) for i, data in files])
-        with open(os.path.join(folder, "metadata.csv"), "w") as metadata:
-            metadata.write("file_name,id,valence,arousal\n")
-            metadata.writelines(f"files/{i}.{extension},{i},{va[i][0]},{va[i][1]}\n" for i, _ in files)
+        folder_metadata(folder, modality, "files", os.path.dirname(folder))
 
 
 @_once
@@ -118,6 +116,20 @@ def realistic(root, clips=800, pictures=1000):
     sample.write_media(os.path.join(targz, "IMEMNet_clips.tar.gz"), _clips(media(clip_names, recording)))
     shutil.copytree(targz, zipped, copy_function=os.link, ignore=shutil.ignore_patterns("*.tar.gz"))
     sample.write_media(os.path.join(zipped, "IMEMNet_clips.zip"), _clips(media(clip_names, recording)))
+
+
+def folder_metadata(folder, modality, inside, annotations):
+    """imagefolder's or audiofolder's metadata.csv in folder: `inside/<id>.jpg` (images) or
+    `inside/<id>.wav` (clips), with the id, valence and arousal of each row of the image_va.csv or
+    music_va.csv in the `annotations` folder."""
+    name, extension = {"images": ("image_va.csv", "jpg"), "clips": ("music_va.csv", "wav")}[modality]
+    with open(os.path.join(annotations, name), encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f))[1:]
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, "metadata.csv"), "w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["file_name", "id", "valence", "arousal"])
+        writer.writerows([f"{inside}/{i}.{extension}", i, valence, arousal] for _, i, valence, arousal, *_ in rows)
 
 
 def _clips(named):

@@ -192,6 +192,20 @@ def test_a_link_in_the_cache_leading_outside_is_an_error_not_a_write_there(downl
     assert list(elsewhere.iterdir()) == []
 
 
+def test_a_link_in_the_cache_in_place_of_an_extracted_member_is_an_error_not_a_read_there(downloads, tmp_path):
+    clips_as_tar_gz(downloads)
+    cache, elsewhere = tmp_path / "cache", tmp_path / "elsewhere.wav"
+    build("music", downloads, cache, streaming=False)
+    files = os.path.join(os.path.dirname(index_of(cache, "IMEMNet_clips.tar.gz")), "files")
+    member = next(os.path.join(d, name) for d, _, names in os.walk(files) for name in names)
+    shutil.copy(member, elsewhere)  # the same size: left in place, it would be read as the member
+    os.remove(member)
+    os.symlink(elsewhere, member)  # planted in a shared cache
+    shutil.rmtree(cache / "imemnet_c")
+    with pytest.raises(Exception, match="leads outside the cache folder"):
+        build("music", downloads, cache, streaming=False)
+
+
 def test_a_prepared_dataset_outlives_a_relisting_of_its_archives_and_the_archive_cache_removed(
     load, downloads, tmp_path
 ):
