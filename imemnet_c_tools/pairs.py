@@ -129,7 +129,9 @@ class Items(NamedTuple):
     clip_va: numpy.ndarray  # (clips, 2) float32
     clip_sources: tuple
     captions: tuple
-    media: tuple  # (image Media, clip Media) for decoded pairs; (images, clips) datasets when preprocessed
+    media: (
+        tuple  # (image Media, clip Media) for decoded pairs; (images, clips) datasets in Arrow format when preprocessed
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -193,7 +195,9 @@ def va_pairs(
     drawn = draw_epoch(planned.items(), seed, epoch, pairs_per_item, kernel, scale, balance)
     parts = numpy.array_split(numpy.arange(len(drawn[0])), min(num_shards, len(drawn[0])))
     builder = _PairsBuilder(cache_dir=cache_dir, features=features)
-    builder.epoch = {"shards": [tuple(column[part] for column in drawn) for part in parts], "planned": planned}
+    shards = [tuple(column[part] for column in drawn) for part in parts]
+    # the schema made once, not in each shard's generator: tables in it need no cast, row by row, when iterated
+    builder.epoch = {"shards": shards, "planned": planned, "schema": features.arrow_schema}
     pairs = builder.as_streaming_dataset(split="train")
     if items is not None:
         return pairs.map(_restore, fn_kwargs={"arrays": items.arrays})
@@ -203,7 +207,7 @@ def va_pairs(
 class _PairsBuilder(datasets.ArrowBasedBuilder):
     """One epoch's pairs as small Arrow tables: datasets reads them without converting each pair to
     Python and back (what `IterableDataset.from_generator` does), and shards, resumes and splits them
-    by rank as any streamed dataset. `epoch` holds the drawn shards and the plan's key."""
+    by rank as any streamed dataset. `epoch` holds the drawn shards, the plan's key and the tables' schema."""
 
     epoch = None
 
@@ -213,9 +217,8 @@ class _PairsBuilder(datasets.ArrowBasedBuilder):
     def _split_generators(self, dl_manager):
         return [datasets.SplitGenerator(name="train", gen_kwargs=self.epoch)]
 
-    def _generate_tables(self, shards, planned):
+    def _generate_tables(self, shards, planned, schema):
         generate = _generate_preprocessed if isinstance(planned, _PreprocessedSplit) else _generate
-        schema = self.info.features.arrow_schema  # tables in it need no cast, row by row, when iterated
         for index, (images, clips, scores) in enumerate(shards):
             for start in range(0, len(images), ROWS_PER_TABLE):
                 part = slice(start, start + ROWS_PER_TABLE)
@@ -374,7 +377,7 @@ def _generate_preprocessed(items, images, clips, scores):
     columns = _pair_columns(items, images, clips, scores)
     for dataset, rows in ((items.media[0], images), (items.media[1], clips)):
         sources = items.image_sources if dataset is items.media[0] else items.clip_sources
-        taken = dataset.with_format("arrow")[[sources[i] for i in rows.tolist()]]
+        taken = dataset[[sources[i] for i in rows.tolist()]]
         for name, feature in dataset.features.items():
             if name not in _ITEM_COLUMNS:
                 layout = _array_layout(feature)
@@ -637,7 +640,7 @@ class _PreprocessedSplit:
                 [(i, v, a, n, c) for n, (i, v, a, c) in enumerate(zip(*clip_rows.values(), strict=True))],
                 self.split,
                 held_out,
-                (images, clips),
+                (images.with_format("arrow"), clips.with_format("arrow")),  # formatted once: a copy of the dataset
             )
         return _PREPROCESSED_ITEMS[key]
 
