@@ -114,7 +114,7 @@ def gathered_epoch(built, order):
     """The floor of an epoch from the cache: in one process, the arrays of each batch of `order`
     ((image id, clip id, score) in the epoch's order) taken from the memory-mapped Arrow files, as
     numpy arrays of the cache's dtypes and shapes."""
-    image_rows, clip_rows = ({} for _ in "ic")
+    image_rows, clip_rows = {}, {}
     for rows, dataset, key in ((image_rows, built.images, "image_id"), (clip_rows, built.clips, "clip_id")):
         for row, item in enumerate(dataset[key]):
             rows.setdefault(item, row)  # the first row of an id, as va_pairs takes it
