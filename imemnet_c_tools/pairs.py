@@ -31,6 +31,7 @@ to 0.5. Pass another named kernel and scale, or a callable, to use another.
 
 import dataclasses
 import functools
+import importlib.util
 import io
 import logging
 import os
@@ -59,35 +60,43 @@ logger = logging.getLogger(__name__)
 
 # Audio decoded to one channel: datasets 3.x's default; 4.4 and newer ask for it (num_channels).
 _MONO = {"num_channels": 1} if "num_channels" in {f.name for f in dataclasses.fields(datasets.Audio)} else {}
+_SOXR_INSTALLED = importlib.util.find_spec("soxr") is not None
 
 
-def _audio_feature(sampling_rate):
-    """The pairs' and `preprocess`'s Audio column: decoded by datasets, or where its decoder cannot
-    be imported here (torchcodec on datasets 4 and newer), each clip's file, for `soundfile_decoded`."""
-    if imemnet_c.audio_backend_problem():
-        return datasets.Audio(decode=False)
-    return datasets.Audio(sampling_rate=sampling_rate, **_MONO)
+class SoundfileAudio(datasets.Audio):
+    """The Audio column of the pairs and of `preprocess`, decoded alike on every datasets line: with
+    soundfile to one channel of float32 samples, resampled by soxr (`_soundfile_decoded`). datasets'
+    own decoders are slower for this (datasets 3 reads float64 and mixes down with librosa, 4 and
+    newer decode through torchcodec); one resamples only where soxr is not installed, into the same
+    dict of float32 samples."""
+
+    def decode_example(self, value, token_per_repo_id=None):
+        if self.sampling_rate and not _SOXR_INSTALLED and not imemnet_c.audio_backend_problem():
+            decoded = super().decode_example(value, token_per_repo_id=token_per_repo_id)
+            samples = numpy.asarray(decoded["array"], numpy.float32)
+            return {"path": value["path"], "array": samples, "sampling_rate": decoded["sampling_rate"]}
+        return _soundfile_decoded(value, self.sampling_rate)
 
 
-def soundfile_decoded(audio, sampling_rate=None):
-    """A clip's file (`{"path", "bytes"}`, bytes None for a local path) decoded with soundfile as datasets'
-    Audio decodes it where torchcodec is absent: `{"path", "array", "sampling_rate"}`, one channel of
-    float32 samples, resampled to `sampling_rate` (by soxr, as librosa does) when given."""
+def _soundfile_decoded(audio, sampling_rate):
+    """A clip's file (`{"path", "bytes"}`, bytes None for a local path) decoded with soundfile:
+    `{"path", "array", "sampling_rate"}`, one channel of float32 samples (the mean of its channels),
+    resampled to `sampling_rate` (by soxr, as librosa does) when given."""
     with soundfile.SoundFile(io.BytesIO(audio["bytes"]) if audio["bytes"] is not None else audio["path"]) as clip:
-        samples, rate = clip.read(dtype="float32", always_2d=True).mean(axis=1), clip.samplerate
+        frames, rate = clip.read(dtype="float32", always_2d=True), clip.samplerate
+    # the channels added column by column: numpy's mean over the short channel axis is the same
+    # arithmetic but some 20 times slower
+    samples = frames[:, 0].copy()
+    for channel in range(1, frames.shape[1]):
+        samples += frames[:, channel]
+    samples /= frames.shape[1]
     if sampling_rate and sampling_rate != rate:
-        try:
-            import soxr
-        except ImportError as error:
-            raise ImportError(
-                f"Resampling to {sampling_rate} Hz without torchcodec needs soxr: pip install soxr"
-            ) from error
-        samples, rate = soxr.resample(samples, rate, sampling_rate).astype(numpy.float32), sampling_rate
+        if not _SOXR_INSTALLED:
+            raise ImportError(f"Resampling to {sampling_rate} Hz without torchcodec needs soxr: pip install soxr")
+        import soxr
+
+        samples, rate = soxr.resample(samples, rate, sampling_rate), sampling_rate  # float32 stays float32
     return {"path": audio["path"], "array": samples, "sampling_rate": rate}
-
-
-def _with_soundfile_audio(pair, sampling_rate):
-    return {"audio": soundfile_decoded(pair["audio"], sampling_rate)}
 
 
 def va_score(image_va, music_va, kernel=DEFAULT_KERNEL, scale=DEFAULT_SCALE):
@@ -120,7 +129,9 @@ class Items(NamedTuple):
     clip_va: numpy.ndarray  # (clips, 2) float32
     clip_sources: tuple
     captions: tuple
-    media: tuple  # (image Media, clip Media) for decoded pairs; (images, clips) datasets when preprocessed
+    media: (
+        tuple  # (image Media, clip Media) for decoded pairs; (images, clips) datasets in Arrow format when preprocessed
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -166,7 +177,7 @@ def va_pairs(
       Every score lies in [0, 1] (a callable kernel's too, or it is an error), so every anchor
       reaches at least one bin.
     - `streaming`: read media in place from the archives (by their kept listings) instead of from
-      their extraction in the cache. `sampling_rate`: what datasets' Audio resamples to.
+      their extraction in the cache. `sampling_rate`: what each clip is resampled to (`SoundfileAudio`).
     - `items`: a `preprocess(...)` result: the pairs carry its arrays instead of decoded media.
     Items whose media are missing or unreadable are an error, as in a load, or with
     missing_media="skip" left out and counted; images named by matching files but not annotated have
@@ -184,19 +195,19 @@ def va_pairs(
     drawn = draw_epoch(planned.items(), seed, epoch, pairs_per_item, kernel, scale, balance)
     parts = numpy.array_split(numpy.arange(len(drawn[0])), min(num_shards, len(drawn[0])))
     builder = _PairsBuilder(cache_dir=cache_dir, features=features)
-    builder.epoch = {"shards": [tuple(column[part] for column in drawn) for part in parts], "planned": planned}
+    shards = [tuple(column[part] for column in drawn) for part in parts]
+    # the schema made once, not in each shard's generator: tables in it need no cast, row by row, when iterated
+    builder.epoch = {"shards": shards, "planned": planned, "schema": features.arrow_schema}
     pairs = builder.as_streaming_dataset(split="train")
     if items is not None:
         return pairs.map(_restore, fn_kwargs={"arrays": items.arrays})
-    if features["audio"].decode:
-        return pairs
-    return pairs.map(_with_soundfile_audio, fn_kwargs={"sampling_rate": sampling_rate})
+    return pairs
 
 
 class _PairsBuilder(datasets.ArrowBasedBuilder):
     """One epoch's pairs as small Arrow tables: datasets reads them without converting each pair to
     Python and back (what `IterableDataset.from_generator` does), and shards, resumes and splits them
-    by rank as any streamed dataset. `epoch` holds the drawn shards and the plan's key."""
+    by rank as any streamed dataset. `epoch` holds the drawn shards, the plan's key and the tables' schema."""
 
     epoch = None
 
@@ -206,9 +217,8 @@ class _PairsBuilder(datasets.ArrowBasedBuilder):
     def _split_generators(self, dl_manager):
         return [datasets.SplitGenerator(name="train", gen_kwargs=self.epoch)]
 
-    def _generate_tables(self, shards, planned):
+    def _generate_tables(self, shards, planned, schema):
         generate = _generate_preprocessed if isinstance(planned, _PreprocessedSplit) else _generate
-        schema = self.info.features.arrow_schema  # tables in it need no cast, row by row, when iterated
         for index, (images, clips, scores) in enumerate(shards):
             for start in range(0, len(images), ROWS_PER_TABLE):
                 part = slice(start, start + ROWS_PER_TABLE)
@@ -324,7 +334,7 @@ def _features(sampling_rate):
         {
             **_ID_FEATURES,
             "image": datasets.Image(),
-            "audio": _audio_feature(sampling_rate),
+            "audio": SoundfileAudio(sampling_rate=sampling_rate, **_MONO),
             "caption": string,
             **{name: number for name in _VA_FIELDS},
             "score": number,
@@ -367,7 +377,7 @@ def _generate_preprocessed(items, images, clips, scores):
     columns = _pair_columns(items, images, clips, scores)
     for dataset, rows in ((items.media[0], images), (items.media[1], clips)):
         sources = items.image_sources if dataset is items.media[0] else items.clip_sources
-        taken = dataset.with_format("arrow")[[sources[i] for i in rows.tolist()]]
+        taken = dataset[[sources[i] for i in rows.tolist()]]
         for name, feature in dataset.features.items():
             if name not in _ITEM_COLUMNS:
                 layout = _array_layout(feature)
@@ -535,9 +545,9 @@ def preprocess(
     if image is not None:
         images = _mapped(images, "image", _apply_image, image, num_proc)
     clips = load("music", split="train")
-    clips = clips.cast_column("audio", _audio_feature(sampling_rate))
+    clips = clips.cast_column("audio", SoundfileAudio(sampling_rate=sampling_rate, **_MONO))
     if audio is not None:
-        clips = _mapped(clips, "audio", _apply_audio, audio, num_proc, sampling_rate=sampling_rate)
+        clips = _mapped(clips, "audio", _apply_audio, audio, num_proc)
     return Preprocessed(images, clips, _absolute(data_dir), cache_dir)
 
 
@@ -545,27 +555,21 @@ def _apply_image(example, function):
     return function(example["image"])
 
 
-def _apply_audio(example, function, sampling_rate):
-    decoded = example["audio"]
-    if isinstance(decoded, dict) and "array" not in decoded:  # the clip's file: datasets' decoder is absent
-        decoded = soundfile_decoded(decoded, sampling_rate)
-    samples = numpy.asarray(decoded["array"], numpy.float32)
-    return function(samples.mean(axis=0) if samples.ndim == 2 else samples, decoded["sampling_rate"])
+def _apply_audio(example, function):
+    return function(example["audio"]["array"], example["audio"]["sampling_rate"])
 
 
-def _mapped(dataset, column, apply, function, num_proc, **options):
+def _mapped(dataset, column, apply, function, num_proc):
     """`dataset` with `column` replaced by what `function` returns, as datasets' cached `map`."""
-    first = apply(dataset[0], function, **options)
+    first = apply(dataset[0], function)
     kept = {name: feature for name, feature in dataset.features.items() if name != column}
     features = datasets.Features({**kept, **{name: _feature_of(value) for name, value in first.items()}})
     # the cache's name, from what makes its content: datasets' own hash of map's arguments varied
     # between identical calls here (its Features objects), which would preprocess everything again
-    fingerprint = Hasher.hash(
-        [dataset._fingerprint, apply.__name__, function, _code_of(function), str(features), options]
-    )
+    fingerprint = Hasher.hash([dataset._fingerprint, apply.__name__, function, _code_of(function), str(features)])
     return dataset.map(
         apply,
-        fn_kwargs={"function": function, **options},
+        fn_kwargs={"function": function},
         remove_columns=[column],
         features=features,
         num_proc=num_proc,
@@ -636,7 +640,7 @@ class _PreprocessedSplit:
                 [(i, v, a, n, c) for n, (i, v, a, c) in enumerate(zip(*clip_rows.values(), strict=True))],
                 self.split,
                 held_out,
-                (images, clips),
+                (images.with_format("arrow"), clips.with_format("arrow")),  # formatted once: a copy of the dataset
             )
         return _PREPROCESSED_ITEMS[key]
 

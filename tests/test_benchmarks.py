@@ -97,6 +97,12 @@ def test_a_target_is_the_ratio_of_the_figures_in_the_tables_above_it(written):
     [[_, _, gzip_read, *_]] = rows(realistic, "floor: Python gzip read of the clip tar.gz")
     [[_, ratio]] = rows(realistic, "full streamed `music` pass, cold (tar.gz), vs one gzip read")
     assert within_rounding(ratio, streamed, gzip_read)
+    training = sections(text)["Training pairs"]
+    [[cached]] = rows(training, "va_pairs(items=cache) (pairs/s)")
+    [[floor]] = rows(training, "floor: the epoch's arrays gathered from the cache in one process (pairs/s)")
+    [[_, ratio]] = rows(training, "cache epoch pairs/s / floor pairs/s")
+    low, high = (float(cached) - 0.5) / (float(floor) + 0.5), (float(cached) + 0.5) / (float(floor) - 0.5)
+    assert low - 0.0005 <= float(ratio.split()[0]) <= high + 0.0005  # figures to whole pairs/s, the ratio to 3 digits
 
 
 def test_the_full_count_table_says_each_commands_cost_per_item_and_the_warm_check(written):

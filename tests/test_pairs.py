@@ -5,6 +5,7 @@ DataLoader workers and ranks, and the example that trains on them."""
 import collections
 import functools
 import importlib
+import io
 import logging
 import math
 import os
@@ -14,6 +15,7 @@ import sys
 
 import numpy
 import pytest
+import soundfile
 import torch
 from conftest import ROOT, SAMPLE, file_events
 from datasets.distributed import split_dataset_by_node
@@ -22,7 +24,7 @@ import imemnet_c
 from imemnet_c_tools import pairs as pairs_module
 from imemnet_c_tools import sample
 from imemnet_c_tools.check import check, render
-from imemnet_c_tools.pairs import preprocess, va_pairs, va_score
+from imemnet_c_tools.pairs import SoundfileAudio, preprocess, va_pairs, va_score
 
 
 @pytest.fixture
@@ -71,6 +73,23 @@ def test_audio_comes_mono_at_the_sampling_rate_asked_for(tmp_path):
     samples = numpy.asarray(pair["audio"]["array"])
     assert pair["audio"]["sampling_rate"] == 8000
     assert samples.squeeze().ndim == 1 and samples.size == 2000  # the sample's 0.25 s clips, made at 16 kHz
+
+
+def test_a_pairs_audio_is_a_dict_of_float32_samples_on_every_datasets_line(tmp_path):
+    for pair in va_pairs(SAMPLE, None, cache_dir=str(tmp_path / "cache")):
+        assert isinstance(pair["audio"], dict) and set(pair["audio"]) == {"path", "array", "sampling_rate"}
+        assert pair["audio"]["array"].dtype == numpy.float32 and pair["audio"]["array"].ndim == 1
+
+
+def test_a_stereo_clip_decodes_to_the_mean_of_its_channels_resampled_as_asked():
+    stereo = sample.wav_bytes(0, 0.25, 16000, channels=2, noise=900)  # noise: the channels differ
+    frames, _ = soundfile.read(io.BytesIO(stereo), dtype="float32", always_2d=True)
+    decoded = SoundfileAudio().decode_example({"path": "clip.wav", "bytes": stereo})
+    assert decoded["sampling_rate"] == 16000 and decoded["array"].dtype == numpy.float32
+    assert numpy.array_equal(decoded["array"], frames.mean(axis=1))
+    resampled = SoundfileAudio(sampling_rate=8000).decode_example({"path": "clip.wav", "bytes": stereo})
+    assert resampled["sampling_rate"] == 8000 and resampled["array"].dtype == numpy.float32
+    assert abs(len(resampled["array"]) - len(frames) // 2) <= 1
 
 
 def va_items(split):
