@@ -129,9 +129,7 @@ class Items(NamedTuple):
     clip_va: numpy.ndarray  # (clips, 2) float32
     clip_sources: tuple
     captions: tuple
-    media: (
-        tuple  # (image Media, clip Media) for decoded pairs; (images, clips) datasets in Arrow format when preprocessed
-    )
+    media: tuple  # (image Media, clip Media) for decoded pairs; (images, clips) Arrow-formatted when preprocessed
 
 
 @dataclasses.dataclass(frozen=True)
