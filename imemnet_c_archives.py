@@ -15,6 +15,7 @@ import errno
 import functools
 import hashlib
 import io
+import itertools
 import json
 import lzma
 import os
@@ -149,6 +150,16 @@ class Archive:
             kept = self._kept_listing()
             self._members = self._listed(extract) if kept is None else kept
         return self._members
+
+    def first_file(self, wanted, within=16):
+        """The name of the first of a compressed tar's first `within` regular files that
+        `wanted(name)` accepts, read from the archive's start (a glance, not a pass); None if none
+        is, or its start cannot be read (listing it then says why)."""
+        with contextlib.suppress(*_ARCHIVE_ERRORS), tarfile.open(self.path, mode="r|*") as tar:
+            for info in itertools.islice(filter(tarfile.TarInfo.isreg, tar), within):
+                if wanted(info.name):
+                    return info.name
+        return None
 
     def extracted(self, name):
         return f"{self.folder}/files/{name}"

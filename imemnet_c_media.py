@@ -32,7 +32,7 @@ from .imemnet_c_archives import (
     is_archive,
     progress,
 )
-from .imemnet_c_checks import CHECKS_VERSION, IMAGES, check_member, examined, media_file_id
+from .imemnet_c_checks import AUDIO, CHECKS_VERSION, IMAGES, check_member, examined, media_file_id
 
 __all__ = [
     "data_dir_files",
@@ -299,6 +299,7 @@ class Media:
       `Location`}} for those found (a loose file, or an archive member);
     - `duplicates`: (modality, id, the file used, another file for that id) where they differ;
     - `archives`: the `Archive`s holding media used, by path; `listed`: every archive listed;
+      `unlisted`: the compressed tars not listed, every needed id found before them;
       `loose`: the files outside archives; `searched`: what was searched, for messages;
     - `extracted`: whether the members used were extracted into the cache (a prepared load reads
       those files); otherwise they are read in place (streaming), in the order they lie in;
@@ -309,6 +310,7 @@ class Media:
         self.needed, self.cache_root, self.extracted = needed, cache_root, extracted
         self.locations = {modality: {} for modality in needed}
         self.duplicates, self.archives, self.listed, self.loose, self.searched = [], {}, {}, [], ""
+        self.unlisted = []
         self.hashed = []
         self._checked = {}  # the problem of each file read, by location: for every shard this process reads
         self._kept_verdicts = {}  # those of each folder of loose files and of each archive, read once a process
@@ -316,8 +318,9 @@ class Media:
     @classmethod
     def find(cls, found, needed, cache_root, extract, unreadable_archives=None, hash_media=False):
         """Finds the `needed` ids among the `found` files of data_dir: loose files in name order,
-        then each archive, listed once (its listing kept, see `Archive`); with `extract`, the members
-        used are extracted into the cache. An archive that cannot be read is an error, or with a
+        then each archive (in `_listing_order`), listed once (its listing kept, see `Archive`), but
+        for a compressed tar reached once every needed id is found (`unlisted`: an image load does
+        not decompress the clips); with `extract`, the members used are extracted into the cache. An archive that cannot be read is an error, or with a
         dict as `unreadable_archives` recorded there ({path: why}). With `hash_media`, a tar listed
         now has the sha256 of its media members taken as its pass checks them, and kept with their
         verdicts (see `checker`)."""
@@ -329,11 +332,18 @@ class Media:
         )
         for path in media.loose:
             media._add(Location(path, None, os.stat(path).st_size))
+        archives = {}  # {path: (its Archive, {member: sha256} if hashed as it is listed now)}
         for path in archive_paths:
-            digests = {} if hash_media else None  # {member: sha256}, if the archive is listed now
+            digests = {} if hash_media else None
             hook = functools.partial(check_member, digests=digests)
             hook.version = check_member.version  # the listing keeps its answers under the check's version
-            archive = media.listed[path] = Archive(path, cache_root, check_member=hook)
+            archives[path] = Archive(path, cache_root, check_member=hook), digests
+        for path in media._listing_order({path: archive for path, (archive, _) in archives.items()}):
+            archive, digests = archives[path]
+            if archive.compression and media._all_located():
+                media.unlisted.append(path)
+                continue
+            media.listed[path] = archive
             try:
                 members = archive.members(extract=media.unlocated if extract else None)
                 if digests:
@@ -348,6 +358,24 @@ class Media:
                     raise
                 unreadable_archives[path] = str(error)
         return media
+
+    def _listing_order(self, archives):
+        """The paths of `archives` ({path: Archive}) in the order they are listed: zips and tars (their
+        listing reads little), then compressed tars (a full decompression each), first those whose
+        first media file is of a needed kind (the clips' tar.gz after the pictures' for an image
+        load); each in name order."""
+
+        def rank(path):
+            archive = archives[path]
+            if not archive.compression:
+                return 0
+            first = archive.first_file(lambda name: any(media_file_id(name, kind) for kind in (IMAGES, AUDIO)))
+            return 1 if first and any(media_file_id(first, modality) for modality in self.needed) else 2
+
+        return sorted(archives, key=lambda path: (rank(path), path))
+
+    def _all_located(self):
+        return all(len(self.locations[modality]) == len(ids) for modality, ids in self.needed.items())
 
     def unlocated(self, name):
         """Whether an archive member is the media file of a needed id that no earlier file provides."""
@@ -370,7 +398,7 @@ class Media:
                 self.duplicates.append((modality, media_id, first, location))
                 logger.warning(
                     f"Two different {modality.name} files for {media_id}: {_describe(first)} and {_describe(location)}; "
-                    f"using the first (data_dir's folders in name order, then archives, each in its own order)."
+                    f"using the first (data_dir's folders in name order, then archives: zips and tars, then compressed tars, each in name order)."
                 )
         return taken
 

@@ -247,6 +247,11 @@ def _archives(media, located, unreadable_archives):
                     why=f"{len(archive.encrypted):,} of its files are encrypted (password-protected): extract it "
                     "into data_dir with its password (`unzip` or `7z x` ask for it)",
                 )
+    for path in {path for m in filter(None, media) for path in m.unlisted} - listed.keys():
+        archives[path] = {
+            "status": "not listed",
+            "why": "a compressed tar reached once every media file these configs need was found elsewhere",
+        }
     return dict(sorted(archives.items()))
 
 

@@ -63,14 +63,31 @@ def index_of(cache, name):
 def test_each_archive_is_listed_once_and_later_loads_of_any_config_list_nothing(downloads, tmp_path, streaming):
     clips_as_tar_gz(downloads)
     with file_events() as first_load:
-        first = build("music", downloads, tmp_path / "cache", streaming)
+        first = build("paired", downloads, tmp_path / "cache", streaming)
     assert listed(first_load) == ["IMEMNet_clips.tar.gz", "NAPS_BE.tar.gz", "emotic.zip"]
     with file_events() as later_loads:
         for config in ("music", "image", "paired"):
             build(config, downloads, tmp_path / "cache", not streaming)
             build(config, downloads, tmp_path / "cache", streaming)
     assert listed(later_loads) == []
-    assert build("music", downloads, tmp_path / "other-cache", streaming) == first
+    assert build("paired", downloads, tmp_path / "other-cache", streaming) == first
+
+
+@MODES
+def test_a_load_decompresses_no_tar_of_media_it_does_not_need(downloads, tmp_path, streaming):
+    clips_as_tar_gz(downloads)
+    with file_events() as music_load:
+        build("music", downloads, tmp_path / "complete", streaming)
+    assert listed(music_load) == ["IMEMNet_clips.tar.gz", "emotic.zip"]  # a zip's listing reads little
+    complete_images = build("image", downloads, tmp_path / "complete", streaming)
+    clips = downloads / f"{CLIPS}.gz"
+    clips.write_bytes(clips.read_bytes()[: clips.stat().st_size // 2])  # still downloading
+    with file_events() as image_load:
+        assert build("image", downloads, tmp_path / "cache", streaming) == complete_images
+    assert listed(image_load) == ["NAPS_BE.tar.gz", "emotic.zip"]  # though the clips' sorts before NAPS_BE's
+    with pytest.raises(Exception) as error:
+        build("music", downloads, tmp_path / "cache", streaming)
+    assert f"{CLIPS}.gz cannot be read as an archive" in chain(error.value)
 
 
 @MODES
@@ -89,7 +106,7 @@ def test_a_changed_archive_is_listed_again(downloads, tmp_path, change, streamin
     with file_events() as events:
         build("music", downloads, tmp_path / "cache", streaming)
     assert listed(events) == ["IMEMNet_clips.tar.gz"]
-    assert len(index_files(tmp_path / "cache")) == 3  # the old version's listing is gone
+    assert len(index_files(tmp_path / "cache")) == 2  # the clips' and emotic.zip's: the old version's listing is gone
 
 
 @MODES

@@ -360,3 +360,19 @@ def test_a_config_that_fails_keeps_its_place_in_the_report(downloads, cache):
     report = report_of(str(downloads), cache_dir=cache[1])
     assert list(report["configs"]) == ["image", "music", "paired"]
     assert "valence is 'high'" in report["configs"]["music"]["error"] and "splits" in report["configs"]["image"]
+
+
+def test_a_check_of_the_pictures_reads_no_clip_tar_gz_and_says_it_was_not_listed(capsys, downloads, cache):
+    with tarfile.open(downloads / "IMEMNet_clips.tar") as tar:
+        clips = {info.name: tar.extractfile(info).read() for info in tar if info.isreg()}
+    os.remove(downloads / "IMEMNet_clips.tar")
+    sample.write_tar(str(downloads / "IMEMNet_clips.tar.gz"), clips, compress=True)
+    with open(downloads / "IMEMNet_clips.tar.gz", "r+b") as f:
+        f.truncate(os.path.getsize(f.name) // 2)  # still downloading
+
+    status, text = check(capsys, downloads, "--config", "image", *cache)
+    naps = table(text)["naps"]  # in NAPS_BE.tar.gz, which sorts after the clips'
+    assert status == 0 and naps["found"] == naps["expected"] > 0
+    assert re.search(r"not listed +IMEMNet_clips.tar.gz: a compressed tar reached once every media file", text)
+    status, text = check(capsys, downloads, *cache)  # every config: the clips are needed
+    assert status == 1 and re.search(r"unreadable +IMEMNet_clips.tar.gz: .*cannot be read as an archive", text)
