@@ -152,14 +152,21 @@ class Archive:
         return self._members
 
     def first_file(self, wanted, within=16):
-        """The name of the first of a compressed tar's first `within` regular files that
-        `wanted(name)` accepts, read from the archive's start (a glance, not a pass); None if none
-        is, or its start cannot be read (listing it then says why)."""
+        """The name of the first of a tar's first `within` regular files that `wanted(name)` accepts,
+        from the kept listing, else read from the archive's start (a glance, not a pass); None if
+        none is, or its start cannot be read (listing it then says why)."""
+        if self._members is None:
+            self._members = self._kept_listing()
+        if self._members is not None:
+            names = (location.member for location in self._members)
+        else:
+            names = self._glance()
+        return next((name for name in itertools.islice(names, within) if wanted(name)), None)
+
+    def _glance(self):
+        """The names of the tar's regular files from its start, as far as they can be read."""
         with contextlib.suppress(*_ARCHIVE_ERRORS), tarfile.open(self.path, mode="r|*") as tar:
-            for info in itertools.islice(filter(tarfile.TarInfo.isreg, tar), within):
-                if wanted(info.name):
-                    return info.name
-        return None
+            yield from (info.name for info in tar if info.isreg())
 
     def extracted(self, name):
         return f"{self.folder}/files/{name}"

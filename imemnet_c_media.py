@@ -299,7 +299,7 @@ class Media:
       `Location`}} for those found (a loose file, or an archive member);
     - `duplicates`: (modality, id, the file used, another file for that id) where they differ;
     - `archives`: the `Archive`s holding media used, by path; `listed`: every archive listed;
-      `unlisted`: the compressed tars not listed, every needed id found before them;
+      `unlisted`: the tars not listed, every needed id found before them;
       `loose`: the files outside archives; `searched`: what was searched, for messages;
     - `extracted`: whether the members used were extracted into the cache (a prepared load reads
       those files); otherwise they are read in place (streaming), in the order they lie in;
@@ -319,8 +319,8 @@ class Media:
     def find(cls, found, needed, cache_root, extract, unreadable_archives=None, hash_media=False):
         """Finds the `needed` ids among the `found` files of data_dir: loose files in name order,
         then each archive (in `_listing_order`), listed once (its listing kept, see `Archive`), but
-        for a compressed tar reached once every needed id is found (`unlisted`: an image load does
-        not decompress the clips); with `extract`, the members used are extracted into the cache. An archive that cannot be read is an error, or with a
+        for a tar reached once every needed id is found (`unlisted`: an image load neither
+        decompresses nor checks the clips); with `extract`, the members used are extracted into the cache. An archive that cannot be read is an error, or with a
         dict as `unreadable_archives` recorded there ({path: why}). With `hash_media`, a tar listed
         now has the sha256 of its media members taken as its pass checks them, and kept with their
         verdicts (see `checker`)."""
@@ -340,7 +340,7 @@ class Media:
             archives[path] = Archive(path, cache_root, check_member=hook), digests
         for path in media._listing_order({path: archive for path, (archive, _) in archives.items()}):
             archive, digests = archives[path]
-            if archive.compression and media._all_located():
+            if archive.is_tar and media._all_located():
                 media.unlisted.append(path)
                 continue
             media.listed[path] = archive
@@ -360,14 +360,14 @@ class Media:
         return media
 
     def _listing_order(self, archives):
-        """The paths of `archives` ({path: Archive}) in the order they are listed: zips and tars (their
-        listing reads little), then compressed tars (a full decompression each), first those whose
-        first media file is of a needed kind (the clips' tar.gz after the pictures' for an image
-        load); each in name order."""
+        """The paths of `archives` ({path: Archive}) in the order they are listed: zips (their listing
+        reads the central directory alone), then tars (a pass checking every media member, and
+        decompressing a tar.gz whole), first those whose first media file is of a needed kind (the
+        clips' tar after the pictures' for an image load); each in name order."""
 
         def rank(path):
             archive = archives[path]
-            if not archive.compression:
+            if not archive.is_tar:
                 return 0
             first = archive.first_file(lambda name: any(media_file_id(name, kind) for kind in (IMAGES, AUDIO)))
             return 1 if first and any(media_file_id(first, modality) for modality in self.needed) else 2
@@ -398,7 +398,7 @@ class Media:
                 self.duplicates.append((modality, media_id, first, location))
                 logger.warning(
                     f"Two different {modality.name} files for {media_id}: {_describe(first)} and {_describe(location)}; "
-                    f"using the first (data_dir's folders in name order, then archives: zips and tars, then compressed tars, each in name order)."
+                    f"using the first (data_dir's folders in name order, then its archives in the order they are listed: docs/archives.md)."
                 )
         return taken
 

@@ -9,7 +9,7 @@ import time
 import numpy
 import pyarrow
 
-from benchmarks.report import median, ran, table, targets
+from benchmarks.report import measured, median, ran, table, targets
 
 TITLE = "Training pairs"
 RERUN = "make bench-realistic; make bench-full"
@@ -286,7 +286,7 @@ def section(found):
         return None
     versions = sorted(set(realistic) | set(full))
     rows = [
-        (what, wanted, [value(runs[source][v]) if v in runs[source] else None for v in versions])
+        (what, wanted, [measured(value, runs[source][v]) if v in runs[source] else None for v in versions])
         for what, wanted, source, value in TARGETS
     ]
     return lines + ["### Targets", "", *targets([f"datasets {v}" for v in versions], rows, digits=3)]

@@ -15,7 +15,7 @@ import rapidgzip
 
 import imemnet_c
 from benchmarks import harness, realdata
-from benchmarks.report import folder_size, median, ran, table, targets
+from benchmarks.report import folder_size, measured, median, ran, table, targets
 
 TITLE, MODE, RERUN = "Realistic sizes", "realistic", "make bench-realistic"
 GZIP_READ, TAR_X = "floor: Python gzip read of the clip tar.gz", "floor: tar -xzf of the clip tar.gz"
@@ -256,7 +256,7 @@ def section(found):
             rows[-1] += [f"{cold['rss_mb']:,.0f}", f"{cold['silent_s']:.1f}" if warm else ""]
         lines += table([f"datasets {version}", *header], rows)
     versions = sorted(by_version)
-    rows = [(what, wanted, [value(by_version[v]) for v in versions]) for what, wanted, value in TARGETS]
+    rows = [(what, wanted, [measured(value, by_version[v]) for v in versions]) for what, wanted, value in TARGETS]
     lines += ["### Targets", "", *targets([f"datasets {v}" for v in versions], rows)]
     libraries = [
         [name, f"{r['read']:.2f}", f"{r['index_mb']:.1f}" if "index_mb" in r else "no index"]

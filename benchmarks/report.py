@@ -49,6 +49,14 @@ def verdict(value, wanted, digits=2):
     return f"{value:,.{digits}f}{met}"
 
 
+def measured(value, results):
+    """`value(results)`, or None where the kept `results` predate a measurement the target needs."""
+    try:
+        return value(results)
+    except KeyError:
+        return None
+
+
 def targets(columns, rows, digits=2):
     """The targets' table: rows `(target, wanted, [its value in each of columns, None if not measured])`."""
     rows = [[w, x, *(verdict(v, x, digits) for v in vs)] for w, x, vs in rows if any(v is not None for v in vs)]

@@ -1,7 +1,7 @@
 """Checks a download folder before a long prepare, with the loader's own code: reads the annotation
 files, finds every media file as a load would, and reports per source (IAPS, NAPS, each EMOTIC
 part, the clips) what is expected, found, missing, unreadable or there twice; the archives and
-folders used or ignored, and why; the links to folders followed and the links to nothing; where
+folders used, ignored or not listed, and why; the links to folders followed and the links to nothing; where
 each annotation file comes from and which splits will exist; whether audio can be decoded; the
 disk a prepare needs against what is free; and the load call to run.
 
@@ -227,7 +227,7 @@ def _located(media):
 
 
 def _archives(media, located, unreadable_archives):
-    """Per archive in data_dir: used (how many members), ignored, encrypted or unreadable (why)."""
+    """Per archive in data_dir: used (how many members), ignored, encrypted, unreadable or not listed (why)."""
     archives = {path: {"status": "unreadable", "why": why} for path, why in unreadable_archives.items()}
     used = collections.defaultdict(set)
     for _, location in located:
@@ -250,7 +250,7 @@ def _archives(media, located, unreadable_archives):
     for path in {path for m in filter(None, media) for path in m.unlisted} - listed.keys():
         archives[path] = {
             "status": "not listed",
-            "why": "a compressed tar reached once every media file these configs need was found elsewhere",
+            "why": "a tar reached once every media file these configs need was found elsewhere",
         }
     return dict(sorted(archives.items()))
 

@@ -2,6 +2,7 @@
 is written whole from the kept results, each section naming the commit it ran at, the hand-written
 Findings kept; and its targets are the ratios of the figures in its own tables."""
 
+import json
 import os
 import re
 import shutil
@@ -143,3 +144,19 @@ def test_only_some_small_file_measurements_are_printed_and_nothing_is_kept(tmp_p
     printed = bench("--sizes", "20", "--only", "floor: read images.zip", work=tmp_path, out=out).stdout
     assert re.search(r"20 floor: read images.zip +\d+\.\d\d s", printed)
     assert not out.exists() and not (tmp_path / "results").exists()
+
+
+def test_a_kept_result_that_predates_a_measurement_leaves_its_target_out_and_the_rest_written(written, tmp_path):
+    work, _ = written
+    results = tmp_path / "results"
+    shutil.copytree(work / "results", results)
+    (path,) = results.glob("realistic-datasets-*.json")
+    kept = json.loads(path.read_text())
+    del kept["rows"]["image prepared, clips in a targz"]  # measured from a later commit on
+    path.write_text(json.dumps(kept))
+    out = tmp_path / "BENCHMARKS.md"
+    command = [sys.executable, "-m", "benchmarks.bench", "--report", "--results", str(results), "--out", str(out)]
+    subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
+    realistic = sections(out.read_text())["Realistic sizes"]
+    assert rows(realistic, "prepared `image`, cold, vs `unzip` + `imagefolder` of all pictures") == []
+    assert rows(realistic, "prepared `music` (tar.gz), cold, vs `tar -xzf`") != []

@@ -373,6 +373,8 @@ def test_a_check_of_the_pictures_reads_no_clip_tar_gz_and_says_it_was_not_listed
     status, text = check(capsys, downloads, "--config", "image", *cache)
     naps = table(text)["naps"]  # in NAPS_BE.tar.gz, which sorts after the clips'
     assert status == 0 and naps["found"] == naps["expected"] > 0
-    assert re.search(r"not listed +IMEMNet_clips.tar.gz: a compressed tar reached once every media file", text)
+    assert re.search(r"not listed +IMEMNet_clips.tar.gz: a tar reached once every media file", text)
+    report = json.loads(check(capsys, downloads, "--config", "image", "--json", *cache)[1])
+    assert report["archives"][str(downloads / "IMEMNet_clips.tar.gz")]["status"] == "not listed"
     status, text = check(capsys, downloads, *cache)  # every config: the clips are needed
     assert status == 1 and re.search(r"unreadable +IMEMNet_clips.tar.gz: .*cannot be read as an archive", text)
