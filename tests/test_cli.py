@@ -2,6 +2,7 @@
 a complete download and on a broken one; and no command module imports the command line."""
 
 import ast
+import json
 import os
 import re
 import shutil
@@ -81,3 +82,38 @@ def imports(module):
         elif isinstance(node, ast.ImportFrom):
             imported |= {node.module, *(f"{node.module}.{alias.name}" for alias in node.names)}
     return imported
+
+
+def documented_check_commands():
+    """The `imemnet-c check ~/imemnet_raw ...` lines of the README's and check page's code blocks,
+    in the order they are shown."""
+    lines = []
+    for page in ("README.md", "docs/check.md"):
+        with open(os.path.join(ROOT, page), encoding="utf-8") as f:
+            blocks = re.findall(r"^```bash\n(.*?)^```", f.read(), re.M | re.S)
+        lines += [line for block in blocks for line in block.splitlines() if line.startswith("imemnet-c check ~/")]
+    return lines
+
+
+def test_the_check_commands_the_docs_show_run_as_written(tmp_path):
+    home, bin_dir = tmp_path / "home", tmp_path / "bin"
+    shutil.copytree(SAMPLE, home / "imemnet_raw")
+    bin_dir.mkdir()
+    script = bin_dir / "imemnet-c"  # the console script pip installs (imemnet_c_tools.cli:main)
+    script.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m imemnet_c_tools.cli "$@"\n')
+    script.chmod(0o755)
+    environment = {
+        **os.environ,
+        "HOME": str(home),
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "PYTHONPATH": ROOT,
+        "HF_HOME": str(tmp_path / "hf"),
+        "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
+    }
+    commands = documented_check_commands()
+    assert any("--json > report.json" in line for line in commands) and any("--against" in line for line in commands)
+    for line in commands:
+        result = subprocess.run(["bash", "-c", line], cwd=home, env=environment, capture_output=True, text=True)
+        assert result.returncode == 0, (line, result.stdout, result.stderr)
+    assert json.loads((home / "report.json").read_text())["complete"] is True
+    assert json.loads((home / "imemnet-c-media.json").read_text())
