@@ -119,11 +119,16 @@ def _torchcodec_frames(data):
     return declared, AudioDecoder(data).get_all_samples().data.shape[-1]
 
 
+def media_modality(path):
+    """The modality (IMAGES or AUDIO) whose media file `path` is, or None."""
+    return next((modality for modality in (IMAGES, AUDIO) if media_file_id(path, modality)), None)
+
+
 def check_member(name, size, open_stream, digests=None):
     """The archive layer's hook (see `Archive`): what makes the archive member `name`, if it is a
     media file, unusable, or None; `open_stream()` opens its bytes. With a dict as `digests`, the
     member's sha256 is put there too, by name, from the same read."""
-    modality = next((modality for modality in (IMAGES, AUDIO) if media_file_id(name, modality)), None)
+    modality = media_modality(name)
     if modality is None:
         return None
     problem, *sha256 = examined(open_stream, name, size, modality, hashed=digests is not None)

@@ -32,7 +32,7 @@ from .imemnet_c_archives import (
     is_archive,
     progress,
 )
-from .imemnet_c_checks import AUDIO, CHECKS_VERSION, IMAGES, check_member, examined, media_file_id
+from .imemnet_c_checks import CHECKS_VERSION, IMAGES, check_member, examined, media_file_id, media_modality
 
 __all__ = [
     "data_dir_files",
@@ -320,8 +320,8 @@ class Media:
         """Finds the `needed` ids among the `found` files of data_dir: loose files in name order,
         then each archive (in `_listing_order`), listed once (its listing kept, see `Archive`), but
         for a tar reached once every needed id is found (`unlisted`: an image load neither
-        decompresses nor checks the clips); with `extract`, the members used are extracted into the cache. An archive that cannot be read is an error, or with a
-        dict as `unreadable_archives` recorded there ({path: why}). With `hash_media`, a tar listed
+        decompresses nor checks the clips); with `extract`, the members used are extracted into the
+        cache. An archive that cannot be read is an error, or with a dict as `unreadable_archives` recorded there ({path: why}). With `hash_media`, a tar listed
         now has the sha256 of its media members taken as its pass checks them, and kept with their
         verdicts (see `checker`)."""
         media = cls(needed, cache_root, extract)
@@ -369,8 +369,8 @@ class Media:
             archive = archives[path]
             if not archive.is_tar:
                 return 0
-            first = archive.first_file(lambda name: any(media_file_id(name, kind) for kind in (IMAGES, AUDIO)))
-            return 1 if first and any(media_file_id(first, modality) for modality in self.needed) else 2
+            first = archive.first_file(media_modality)
+            return 1 if first and media_modality(first) in self.needed else 2
 
         return sorted(archives, key=lambda path: (rank(path), path))
 
