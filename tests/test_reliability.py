@@ -155,6 +155,18 @@ def test_two_different_files_for_one_id_use_the_first_and_warn_naming_both(load,
 
 
 @MODES
+def test_of_two_different_files_in_a_zip_and_a_tar_the_zips_is_used_as_zips_are_listed_first(
+    load, downloads, streaming, caplog
+):
+    naps_id = sample.NAPS_IDS[0]  # in NAPS_BE.tar.gz, whose name sorts before the zip's
+    sample.write_zip(str(downloads / "zz-more.zip"), {f"more/{naps_id}.jpg": sample.jpeg_bytes("other", size=(30, 30))})
+    with caplog.at_level(logging.WARNING):
+        images = {e["image_id"]: e["image"] for e in consume(load("image", downloads, streaming=streaming))["train"]}
+    assert images[naps_id].size == (30, 30)
+    assert f"Two different image files for {naps_id}:" in caplog.text and f"NAPS_BE/{naps_id}.jpg" in caplog.text
+
+
+@MODES
 @pytest.mark.parametrize("archive", ["emotic.zip", "NAPS_BE.tar.gz"])
 def test_a_truncated_archive_is_named_with_what_to_do(load, downloads, archive, streaming):
     path = downloads / archive
