@@ -106,6 +106,8 @@ def training_epochs(data_dir, cache):
             _read_all(arrow)
         loader = torch.utils.data.DataLoader(dataset, batch_size=BATCH, num_workers=WORKERS)
         result[name] = _epoch(loader, len(files))
+    in_process = torch.utils.data.DataLoader(cached, batch_size=BATCH, num_workers=0)
+    result["cached_in_process"] = _epoch(in_process, len(files))  # the epoch without the workers' transport
     result["cache_floor"] = gathered_epoch(built, [(p["image_id"], p["clip_id"], p["score"]) for p in undecoded])
     return result
 
@@ -216,6 +218,7 @@ TRAINING_ROWS = [  # (row, format, keys in a realistic trial's training result)
     ("hand-written PIL + soundfile Dataset (pairs/s)", "{:.1f}", "handwritten", "pairs_per_s"),
     ("va_pairs(items=cache) (pairs/s)", "{:.0f}", "cached", "pairs_per_s"),
     ("epoch from the cache (s)", "{:.2f}", "cached", "seconds"),
+    ("va_pairs(items=cache), no workers: the batches made in the main process (pairs/s)", "{:.0f}", "cached_in_process", "pairs_per_s"),
     ("floor: the epoch's arrays gathered from the cache in one process (pairs/s)", "{:.0f}", "cache_floor", "pairs_per_s"),
     ("cache on disk: the map's Arrow files (MB)", "{:.0f}", "cache_mb"),
     ("decoded va_pairs, main + 2 workers: RSS at a tenth (MB)", "{:.0f}", "decoded", "rss_early_mb"),

@@ -37,6 +37,20 @@ def floor_archive(data, modality, _cache):
         return {"examples": sum(bool(archive.extractfile(info).read()) for info in archive)}
 
 
+def floor_written(data, modality, cache):
+    """Extraction's floor: each member of the archive read, as `floor_archive` does, and written to a
+    new file of its own under the cache (no checks, no listing kept)."""
+    folder = os.path.join(cache, "written")
+    os.makedirs(folder)
+    with _archive(data, modality) as archive:
+        members = archive.infolist() if modality == "images" else archive
+        read = archive.read if modality == "images" else lambda info: archive.extractfile(info).read()
+        for number, info in enumerate(members):
+            with open(os.path.join(folder, str(number)), "wb") as f:
+                f.write(read(info))
+    return {"examples": number + 1}
+
+
 def peer_extracted_folder(data, archive, modality, inside, linked, cache):
     """The route without this loader, one measurement: `data/archive` extracted by its command-line
     tool into a fresh folder, then imagefolder or audiofolder over that folder with the metadata.csv
@@ -116,6 +130,8 @@ MEASUREMENTS = {  # name: (function, its arguments between the data folder and t
     "floor: read clips.tar": ("floor_archive", ["clips"]),
     "floor: read image folder": ("floor_folder", ["images"]),
     "floor: read clip folder": ("floor_folder", ["clips"]),
+    "floor: read images.zip, each member written to a file": ("floor_written", ["images"]),
+    "floor: read clips.tar, each member written to a file": ("floor_written", ["clips"]),
     PEER_UNZIP: ("peer_extracted_folder", ["archives/images.zip", "images", realdata.EMOTIC_INSIDE, None]),
     PEER_TAR: ("peer_extracted_folder", ["archives/clips.tar", "clips", "clips", None]),
     "imagefolder + metadata.csv": ("folder_builder", ["images"]),

@@ -122,6 +122,24 @@ def test_the_full_count_table_says_each_commands_cost_per_item_and_the_warm_chec
         assert [row[0] for row in rows(seek_points, reader)] == ["4 MiB", "8 MiB"], reader
 
 
+def test_the_batched_paired_pass_is_shown_as_its_plan_its_reads_and_the_rest(written, tmp_path):
+    work, _ = written
+    results = tmp_path / "results"
+    shutil.copytree(work / "results", results)
+    (path,) = results.glob("full-datasets-*.json")
+    kept = json.loads(path.read_text())
+    kept["counts"] = {"0": kept["counts"]["20"]}  # what the full count's lines are written from
+    path.write_text(json.dumps(kept))
+    out = tmp_path / "BENCHMARKS.md"
+    command = [sys.executable, "-m", "benchmarks.bench", "--report", "--results", str(results), "--out", str(out)]
+    subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
+    full = sections(out.read_text())["Every command at full count"]
+    pattern = r"batched `paired` pass's ([\d.]+) s go: ([\d.]+) s making .*?, ([\d.]+) s reading .*?and (-?[\d.]+) s"
+    [figures] = re.findall(pattern, full)
+    total, plan, read, rest = map(float, figures)
+    assert min(plan, read, rest) >= 0 and abs(plan + read + rest - total) <= 0.015  # each rounded to 0.01 s
+
+
 def test_the_report_alone_is_written_again_from_the_kept_results_and_says_what_was_not_run(written, tmp_path):
     work, text = written
     out = tmp_path / "BENCHMARKS.md"
