@@ -7,7 +7,7 @@ import os
 import time
 
 from benchmarks import harness, pairbench, realdata
-from benchmarks.report import median, ran, table
+from benchmarks.report import measured, median, ran, table
 
 TITLE, MODE, RERUN = "Every command at full count", "full", "make bench-full"
 
@@ -172,7 +172,7 @@ def section(found):
             evaluated = seconds["evaluate the test split (VA, scores, embeddings)"]
             lines.append(f"\n`imemnet-c evaluate` of the test split at full count: {evaluated:.2f} s (target < 5).")
             media = seconds["read the media bytes of the streamed pairs"]
-            planning = median(full, "read the media bytes of the streamed pairs", "plan_s")
+            planning = measured(lambda t: median(t, "read the media bytes of the streamed pairs", "plan_s"), full)
             for mode in ("one by one", "batches of 1,000"):
                 paired, annotations = seconds[f"stream paired, {mode}"], seconds[f"stream paired_annotations, {mode}"]
                 lines.append(
@@ -182,11 +182,13 @@ def section(found):
                     f"({(paired - annotations) / media:.2f}x; target ≤ 1.2 where the 2x is missed)."
                 )
             paired = seconds["stream paired, batches of 1,000"]
-            lines.append(
-                f"\nWhere the batched `paired` pass's {paired:.2f} s go: {planning:.2f} s making the plan (the "
-                f"annotation files read, the pairs' media located in the kept listings and put in the order they "
-                f"lie), {media:.2f} s reading the media bytes, and {paired - planning - media:.2f} s building the "
-                "examples (each pair's files and kept verdicts, the tables' columns) and datasets' own work."
-            )
+            if planning is not None:  # kept results that predate `plan_s` leave the line out
+                lines.append(
+                    f"\nWhere the batched `paired` pass's {paired:.2f} s go: {planning:.2f} s making the plan (the "
+                    f"annotation files read, the pairs' media located in the kept listings and put in the order "
+                    f"they lie), {media:.2f} s reading the media bytes, and {paired - planning - media:.2f} s "
+                    "building the examples (each pair's files and kept verdicts, the tables' columns) and datasets' "
+                    "own work."
+                )
         lines.append("")
     return lines

@@ -242,6 +242,12 @@ PLAN_ROWS = [  # (row, format, measurement, key)
 # fmt: on
 
 
+def _cell(form, trials, *keys):
+    """A figure of the kept `trials`, blank where they predate its measurement."""
+    value = measured(lambda t: median(t, *keys), trials)
+    return "" if value is None else form.format(value)
+
+
 def section(found):
     """The cache at the realistic size, and planning at full count, one column per datasets version."""
     realistic = {v: r["training"] for v, r in sorted(found.get("realistic", {}).items()) if r.get("training")}
@@ -266,7 +272,7 @@ def section(found):
             "",
             *table(
                 ["", *realistic],
-                [[n, *(f.format(median(t, *keys)) for t in realistic.values())] for n, f, *keys in TRAINING_ROWS],
+                [[n, *(_cell(f, t, *keys) for t in realistic.values())] for n, f, *keys in TRAINING_ROWS],
             ),
         ]
     if full:
