@@ -181,8 +181,8 @@ def section(found):
                     f"{paired - annotations:.1f} s against {media:.1f} s of reading the media bytes alone "
                     f"({(paired - annotations) / media:.2f}x; target ≤ 1.2 where the 2x is missed)."
                 )
-            paired = seconds["stream paired, batches of 1,000"]
             if planning is not None:  # kept results that predate `plan_s` leave the line out
+                paired = seconds["stream paired, batches of 1,000"]
                 lines.append(
                     f"\nWhere the batched `paired` pass's {paired:.2f} s go: {planning:.2f} s making the plan (the "
                     f"annotation files read, the pairs' media located in the kept listings and put in the order "

@@ -137,7 +137,7 @@ def test_the_batched_paired_pass_is_shown_as_its_plan_its_reads_and_the_rest(wri
     pattern = r"batched `paired` pass's ([\d.]+) s go: ([\d.]+) s making .*?, ([\d.]+) s reading .*?and (-?[\d.]+) s"
     [figures] = re.findall(pattern, full)
     total, plan, read, rest = map(float, figures)
-    assert min(plan, read, rest) >= 0 and abs(plan + read + rest - total) <= 0.015  # each rounded to 0.01 s
+    assert min(plan, read, rest) >= 0 and abs(plan + read + rest - total) <= 0.02  # four figures rounded to 0.01 s
 
 
 def test_the_report_alone_is_written_again_from_the_kept_results_and_says_what_was_not_run(written, tmp_path):
