@@ -122,18 +122,27 @@ def test_the_full_count_table_says_each_commands_cost_per_item_and_the_warm_chec
         assert [row[0] for row in rows(seek_points, reader)] == ["4 MiB", "8 MiB"], reader
 
 
-def test_the_batched_paired_pass_is_shown_as_its_plan_its_reads_and_the_rest(written, tmp_path):
+def report_of_edited_results(written, tmp_path, mode, edit):
+    """The sections of the report `--report` writes from a copy of the kept results, `mode`'s
+    result changed by `edit(kept)` first."""
     work, _ = written
     results = tmp_path / "results"
     shutil.copytree(work / "results", results)
-    (path,) = results.glob("full-datasets-*.json")
+    (path,) = results.glob(f"{mode}-datasets-*.json")
     kept = json.loads(path.read_text())
-    kept["counts"] = {"0": kept["counts"]["20"]}  # what the full count's lines are written from
+    edit(kept)
     path.write_text(json.dumps(kept))
     out = tmp_path / "BENCHMARKS.md"
     command = [sys.executable, "-m", "benchmarks.bench", "--report", "--results", str(results), "--out", str(out)]
     subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
-    full = sections(out.read_text())["Every command at full count"]
+    return sections(out.read_text())
+
+
+def test_the_batched_paired_pass_is_shown_as_its_plan_its_reads_and_the_rest(written, tmp_path):
+    def as_full_count(kept):  # what the full count's lines are written from
+        kept["counts"] = {"0": kept["counts"]["20"]}
+
+    full = report_of_edited_results(written, tmp_path, "full", as_full_count)["Every command at full count"]
     pattern = r"batched `paired` pass's ([\d.]+) s go: ([\d.]+) s making .*?, ([\d.]+) s reading .*?and (-?[\d.]+) s"
     [figures] = re.findall(pattern, full)
     total, plan, read, rest = map(float, figures)
@@ -165,22 +174,15 @@ def test_only_some_small_file_measurements_are_printed_and_nothing_is_kept(tmp_p
 
 
 def test_a_kept_result_that_predates_a_measurement_leaves_its_target_out_and_the_rest_written(written, tmp_path):
-    work, _ = written
-    results = tmp_path / "results"
-    shutil.copytree(work / "results", results)
-    (path,) = results.glob("realistic-datasets-*.json")
-    kept = json.loads(path.read_text())
-    del kept["rows"]["image prepared, clips in a targz"]  # measured from a later commit on
-    for trial in kept["training"]:
-        del trial["cached_in_process"]
-    path.write_text(json.dumps(kept))
-    out = tmp_path / "BENCHMARKS.md"
-    command = [sys.executable, "-m", "benchmarks.bench", "--report", "--results", str(results), "--out", str(out)]
-    subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
-    realistic = sections(out.read_text())["Realistic sizes"]
+    def predating(kept):  # measured from a later commit on
+        del kept["rows"]["image prepared, clips in a targz"]
+        for trial in kept["training"]:
+            del trial["cached_in_process"]
+
+    report = report_of_edited_results(written, tmp_path, "realistic", predating)
+    realistic, training = report["Realistic sizes"], report["Training pairs"]
     assert rows(realistic, "prepared `image`, cold, vs `unzip` + `imagefolder` of all pictures") == []
     assert rows(realistic, "prepared `music` (tar.gz), cold, vs `tar -xzf`") != []
-    training = sections(out.read_text())["Training pairs"]
     [no_workers] = rows(training, "va_pairs(items=cache), no workers: the batches made in the main process (pairs/s)")
     assert [cell.strip() for cell in no_workers] == [""]
     assert float(rows(training, "va_pairs(items=cache) (pairs/s)")[0][0]) > 0
