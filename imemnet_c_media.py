@@ -321,9 +321,9 @@ class Media:
         then each archive (in `_listing_order`), listed once (its listing kept, see `Archive`), but
         for a tar reached once every needed id is found (`unlisted`: an image load neither
         decompresses nor checks the clips); with `extract`, the members used are extracted into the
-        cache. An archive that cannot be read is an error, or with a dict as `unreadable_archives` recorded there ({path: why}). With `hash_media`, a tar listed
-        now has the sha256 of its media members taken as its pass checks them, and kept with their
-        verdicts (see `checker`)."""
+        cache. An archive that cannot be read is an error, or with a dict as `unreadable_archives`
+        recorded there ({path: why}). With `hash_media`, a tar listed now has the sha256 of its media
+        members taken as its pass checks them, and kept with their verdicts (see `checker`)."""
         media = cls(needed, cache_root, extract)
         archive_paths = [path for path in found if is_archive(path)]
         media.loose = [path for path in found if not is_archive(path)]

@@ -48,7 +48,7 @@ def floor_written(data, modality, cache):
         for number, info in enumerate(members):
             with open(os.path.join(folder, str(number)), "wb") as f:
                 f.write(read(info))
-    return {"examples": number + 1}
+    return {"examples": len(os.listdir(folder))}
 
 
 def peer_extracted_folder(data, archive, modality, inside, linked, cache):

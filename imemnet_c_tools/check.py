@@ -2,8 +2,8 @@
 files, finds every media file as a load would, and reports per source (IAPS, NAPS, each EMOTIC
 part, the clips) what is expected, found, missing, unreadable or there twice; the archives and
 folders used, ignored or not listed, and why; the links to folders followed and the links to
-nothing; where each annotation file comes from and which splits will exist; whether audio can be decoded; the
-disk a prepare needs against what is free; and the load call to run.
+nothing; where each annotation file comes from and which splits will exist; whether audio can be
+decoded; the disk a prepare needs against what is free; and the load call to run.
 
     imemnet-c check DATA_DIR [--config image music paired] [--json] [--cache-dir DIR]
                     [--manifest FILE] [--against FILE]
